@@ -1,0 +1,36 @@
+"""Staff commands of the kit: release, grade, selftest (see docs/staff-guide.md)."""
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    release = commands.add_parser("release", help="regenerate the skeletons; build dist/student and the Gradescope zips")
+    release.add_argument("homeworks", nargs="*", help="default: all")
+    release.add_argument("--check", action="store_true", help="only check that the committed skeletons match the solutions")
+    release.add_argument("--out", default="dist", help="output folder (default: dist)")
+
+    grade = commands.add_parser("grade", help="grade a submission and write Gradescope's results.json")
+    grade.add_argument("homework")
+    grade.add_argument("--submission", required=True, help="folder with the student's files")
+    grade.add_argument("--out", default=None, help="where to write results.json")
+    grade.add_argument("--seed", type=int, default=0, help="seed of the tasks that the grader samples")
+
+    selftest = commands.add_parser("selftest", help="the reference must score full marks, the skeleton zero")
+    selftest.add_argument("homeworks", nargs="*", help="default: all")
+    selftest.add_argument("--seeds", type=int, default=1, help="grade the reference on this many grader seeds")
+
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        from autograder.release import main as run
+    elif args.command == "grade":
+        from autograder.grading import grade_main as run
+    else:
+        from autograder.grading import selftest_main as run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

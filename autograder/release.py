@@ -1,0 +1,218 @@
+"""Releases: student skeletons from the solutions, the student bundle, the Gradescope zips.
+
+    python -m autograder release           # rewrite hwN/ skeletons, build dist/student and dist/gradescope/hwN.zip
+    python -m autograder release --check   # exit 1 if a committed skeleton differs from its solution
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+
+from autograder.fences import BEGIN, END, find_fences, has_fences, make_skeleton
+from autograder.kit import IGNORED_PARTS, Kit
+
+# What students get besides data/ and the homeworks: the test harness, nothing of the grader.
+STUDENT_TOP_FILES = ["README.md", "LICENSE", "requirements.txt", "pytest.ini", "conftest.py"]
+STUDENT_HARNESS = ["autograder/__init__.py", "autograder/pytest_plugin.py", "autograder/sandbox.py", "autograder/worker.py"]
+TEMPLATES = Path(__file__).resolve().parent / "gradescope"
+# A fenced block shorter than this (normalized) is too generic to be searched for as a leak.
+MIN_LEAK_FINGERPRINT = 30
+
+
+class ReleaseError(RuntimeError):
+    """The release cannot be built as it should; the message lists the problems."""
+
+
+# --------------------------------------------------------------------------- skeletons
+
+
+def expected_skeleton(kit: Kit, hw: str) -> dict[Path, bytes]:
+    """What ``hwN/`` must hold, generated from the solutions: relative path -> content."""
+    base = kit.solution_dir(hw)
+    files = {}
+    for relative in kit.solution_files(hw):
+        raw = (base / relative).read_bytes()
+        if relative.suffix == ".py" and has_fences(raw.decode()):
+            raw = make_skeleton(raw.decode(), f"{base.name}/{relative}").encode()
+        files[relative] = raw
+    return files
+
+
+def skeleton_drift(kit: Kit, hw: str) -> list[str]:
+    """Every way the committed ``hwN/`` differs from what the solutions generate."""
+    problems = []
+    target = kit.skeleton_dir(hw)
+    expected = expected_skeleton(kit, hw)
+    for relative, content in expected.items():
+        path = target / relative
+        if not path.is_file():
+            problems.append(f"{hw}/{relative} is missing")
+        elif path.read_bytes() != content:
+            problems.append(f"{hw}/{relative} differs from what autograder/solutions/{hw}/{relative} generates")
+    for path in sorted(target.rglob("*.py")):
+        relative = path.relative_to(target)
+        if relative.parts[0] == "tests" or IGNORED_PARTS.intersection(relative.parts):
+            continue
+        if relative not in expected:
+            problems.append(f"{hw}/{relative} has no solution file: add autograder/solutions/{hw}/{relative} or delete it")
+        elif BEGIN in path.read_text() or END in path.read_text():
+            problems.append(f"{hw}/{relative} contains a solution fence")
+    return problems
+
+
+def write_skeletons(kit: Kit, hw: str) -> list[Path]:
+    """Regenerate ``hwN/`` from the solutions; return the files that changed."""
+    changed = []
+    for relative, content in expected_skeleton(kit, hw).items():
+        path = kit.skeleton_dir(hw) / relative
+        if not path.is_file() or path.read_bytes() != content:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            changed.append(path)
+    return changed
+
+
+# --------------------------------------------------------------------------- the student bundle
+
+
+def student_files(kit: Kit) -> list[Path]:
+    """Every file of the student release, relative to the kit root."""
+    root = kit.root
+    files = [Path(name) for name in STUDENT_TOP_FILES + STUDENT_HARNESS if (root / name).is_file()]
+    for folder in ["data"] + kit.homeworks():
+        for path in sorted((root / folder).rglob("*")):
+            relative = path.relative_to(root)
+            if path.is_file() and not _is_generated(relative) and not (folder == "data" and relative.parts[1] == "cache"):
+                files.append(relative)
+    return files
+
+
+def _is_generated(relative: Path) -> bool:
+    return bool(IGNORED_PARTS.intersection(relative.parts)) or relative.suffix in {".pyc", ".pt", ".npz", ".zip"}
+
+
+def build_student_release(kit: Kit, out: Path) -> Path:
+    """Copy the student files into ``out/student`` and prove that nothing private came along."""
+    target = out / "student"
+    if target.exists():
+        shutil.rmtree(target)
+    for relative in student_files(kit):
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(kit.root / relative, target / relative)
+    problems = find_leaks(kit, target)
+    if problems:
+        raise ReleaseError("the student release would leak private material:\n  " + "\n  ".join(problems))
+    return target
+
+
+def _normalized(text: str) -> str:
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def find_leaks(kit: Kit, release: Path) -> list[str]:
+    """Solution code, hidden tests or reference checkpoints found in a release folder."""
+    private_hashes = {}
+    fingerprints = []
+    for hw in kit.homeworks():
+        for relative in kit.graded_files(hw):
+            path = kit.solution_dir(hw) / relative
+            private_hashes[_sha256(path)] = f"autograder/solutions/{hw}/{relative}"
+            for fence in find_fences(path.read_text(), str(path)):
+                block = _normalized("\n".join(fence.code))
+                if len(block) >= MIN_LEAK_FINGERPRINT:
+                    fingerprints.append((block, f"the solution of {fence.owner or relative} ({hw}/{relative}:{fence.begin + 1})"))
+        hidden = kit.hidden_tests(hw)
+        for path in hidden.rglob("*") if hidden.is_dir() else []:
+            if path.is_file():
+                private_hashes[_sha256(path)] = f"hidden test {path.relative_to(kit.root)}"
+        checkpoints = kit.reference_checkpoints(hw)
+        for path in checkpoints.rglob("*") if checkpoints.is_dir() else []:
+            if path.is_file():
+                private_hashes[_sha256(path)] = f"reference checkpoint {path.relative_to(kit.root)}"
+    problems = []
+    for path in sorted(p for p in release.rglob("*") if p.is_file()):
+        relative = path.relative_to(release)
+        if relative.parts[:2] in {("autograder", "solutions"), ("autograder", "tests")}:
+            problems.append(f"{relative}: private folder")
+        digest = _sha256(path)
+        if digest in private_hashes:
+            problems.append(f"{relative}: a copy of {private_hashes[digest]}")
+        if path.suffix not in {".py", ".md", ".txt", ".sh", ".ini", ".cfg", ".toml", ""}:
+            continue
+        text = path.read_text(errors="replace")
+        if BEGIN in text or END in text:
+            problems.append(f"{relative}: contains a solution fence marker")
+        normalized = _normalized(text)
+        problems.extend(f"{relative}: contains {where}" for block, where in fingerprints if block in normalized)
+    return problems
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- Gradescope
+
+
+def gradescope_files(kit: Kit, hw: str) -> list[Path]:
+    """What the autograder of one homework needs, relative to the kit root."""
+    root = kit.root
+    files = [Path(name) for name in ["requirements.txt", "pytest.ini", "conftest.py", "LICENSE"] if (root / name).is_file()]
+    for folder in [root / "data", root / "autograder", kit.skeleton_dir(hw)]:
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(root)
+            if not path.is_file() or _is_generated(relative) or (relative.parts[0] == "data" and relative.parts[1] == "cache"):
+                continue
+            if relative.parts[0] == "autograder" and len(relative.parts) > 2 and relative.parts[1] in {"solutions", "tests"}:
+                if relative.parts[2] != hw:  # only this homework's solutions and hidden tests
+                    continue
+            files.append(relative)
+    return files
+
+
+def build_gradescope_zip(kit: Kit, hw: str, out: Path) -> Path:
+    """``out/gradescope/hwN.zip`` with ``setup.sh`` and ``run_autograder`` at its root."""
+    target = out / "gradescope" / f"{hw}.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("setup.sh", "run_autograder"):
+            script = (TEMPLATES / name).read_text().replace("@HOMEWORK@", hw)
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFREG | 0o755) << 16
+            archive.writestr(info, script)
+        for relative in gradescope_files(kit, hw):
+            archive.write(kit.root / relative, str(relative))
+    return target
+
+
+# --------------------------------------------------------------------------- command
+
+
+def main(args, kit: Kit | None = None) -> int:
+    kit = kit or Kit()
+    homeworks = [kit.check_homework(hw) for hw in args.homeworks] or kit.homeworks()
+    if args.check:
+        problems = [problem for hw in homeworks for problem in skeleton_drift(kit, hw)]
+        for problem in problems:
+            print(f"drift: {problem}")
+        if problems:
+            print("The skeletons are out of step with the solutions: run  python -m autograder release")
+            return 1
+        print(f"skeletons match the solutions: {', '.join(homeworks) or 'no homework yet'}")
+        return 0
+    for hw in homeworks:
+        for path in write_skeletons(kit, hw):
+            print(f"wrote {path.relative_to(kit.root)}")
+    out = Path(args.out)
+    try:
+        student = build_student_release(kit, out)
+    except ReleaseError as error:
+        print(f"error: {error}")
+        return 1
+    print(f"student release: {student} (checked: no solution code, hidden test or reference checkpoint)")
+    for hw in homeworks:
+        print(f"gradescope autograder: {build_gradescope_zip(kit, hw, out)}")
+    return 0

@@ -1,0 +1,82 @@
+"""The child process that runs submitted code, one probe call at a time.
+
+It is started by ``autograder.sandbox.Worker`` as ``python -I -c <this file's
+source> IMPL_ROOT SUPPORT_ROOT IN_FD OUT_FD``, so it needs no readable copy of the
+grader. ``IMPL_ROOT`` (where ``import hwN`` resolves) and ``SUPPORT_ROOT`` (where
+``import data`` resolves) head ``sys.path``.
+
+Protocol on the two pipe file descriptors: frames of an 8-byte big-endian
+length and a ``torch.save`` payload, loaded with ``weights_only=True`` on both
+sides, so only tensors and plain data ever cross.
+
+    request:  {"module": name, "source": text, "function": name, "args": [...], "kwargs": {...}}
+    reply:    {"ok": True, "value": ...} or {"ok": False, "error": "Type: message", "traceback": text}
+
+This file imports only the standard library and torch.
+"""
+import io
+import os
+import struct
+import sys
+import traceback
+import types
+
+
+def read_exactly(fd, size):
+    chunks = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def serve(impl_root, support_root, in_fd, out_fd):
+    sys.path[:0] = [impl_root, support_root]
+    import torch
+
+    torch.set_num_threads(1)
+    modules = {}
+
+    def send(message):
+        buffer = io.BytesIO()
+        try:
+            torch.save(message, buffer)
+        except Exception as error:  # the value is not plain data or tensors
+            buffer = io.BytesIO()
+            torch.save({"ok": False, "error": f"the result cannot be sent back: {type(error).__name__}: {error}",
+                        "traceback": ""}, buffer)
+        payload = buffer.getvalue()
+        os.write(out_fd, struct.pack(">Q", len(payload)))
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(out_fd, view):]
+
+    while True:
+        try:
+            (size,) = struct.unpack(">Q", read_exactly(in_fd, 8))
+            request = torch.load(io.BytesIO(read_exactly(in_fd, size)), weights_only=True)
+        except EOFError:
+            return
+        try:
+            module = modules.get(request["module"])
+            if module is None:
+                module = types.ModuleType(request["module"])
+                module.__file__ = request["module"] + ".py"
+                exec(compile(request["source"], module.__file__, "exec"), module.__dict__)
+                modules[request["module"]] = module
+            value = getattr(module, request["function"])(*request["args"], **request["kwargs"])
+            reply = {"ok": True, "value": value}
+        except BaseException as error:  # everything the submission raises becomes a reply
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            reply = {"ok": False, "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
+        sys.stdout.flush()
+        sys.stderr.flush()
+        send(reply)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
