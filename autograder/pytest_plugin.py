@@ -26,8 +26,7 @@ import torch
 
 from autograder.sandbox import Identity, Limits, SubmissionError, Worker
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS_ROOT = KIT_ROOT / "autograder" / "solutions"
+KIT_ROOT = Path(__file__).resolve().parent.parent  # where the shared data/ package lives
 HOMEWORK_MODULE = re.compile(r"^hw\d+$")
 
 
@@ -42,13 +41,19 @@ def pytest_addoption(parser):
     group.addoption("--memory-mb", type=int, default=Limits.memory_mb, help="memory limit of the worker")
 
 
-def resolve_impl_root(choice: str) -> Path:
+def solutions_root(config) -> Path:
+    """The reference packages of the kit that pytest runs in (its rootdir)."""
+    return Path(config.rootpath) / "autograder" / "solutions"
+
+
+def resolve_impl_root(config) -> Path:
+    choice = config.getoption("impl")
     if choice == "student":
-        return KIT_ROOT
+        return Path(config.rootpath)
     if choice == "solution":
-        if not SOLUTIONS_ROOT.is_dir():
+        if not solutions_root(config).is_dir():
             raise pytest.UsageError("--impl solution: this tree has no autograder/solutions (the student release does not)")
-        return SOLUTIONS_ROOT
+        return solutions_root(config)
     root = Path(choice).resolve()
     if not root.is_dir():
         raise pytest.UsageError(f"--impl {choice}: no such folder")
@@ -57,7 +62,7 @@ def resolve_impl_root(choice: str) -> Path:
 
 @pytest.fixture(scope="session")
 def impl_root(pytestconfig) -> Path:
-    return resolve_impl_root(pytestconfig.getoption("impl"))
+    return resolve_impl_root(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -99,10 +104,10 @@ class InProcessReference:
 
 
 @pytest.fixture(scope="session")
-def reference():
-    if not SOLUTIONS_ROOT.is_dir():
+def reference(pytestconfig):
+    if not solutions_root(pytestconfig).is_dir():
         pytest.fail("this test compares with the reference solution, which only the course staff have")
-    return InProcessReference(SOLUTIONS_ROOT)
+    return InProcessReference(solutions_root(pytestconfig))
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from pathlib import Path
 from autograder.fences import BEGIN, END, find_fences, has_fences, make_skeleton
 from autograder.kit import IGNORED_PARTS, Kit
 
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the autograder and data packages themselves
 # What students get besides data/ and the homeworks: the test harness, nothing of the grader.
 STUDENT_TOP_FILES = ["README.md", "LICENSE", "requirements.txt", "pytest.ini", "conftest.py"]
 STUDENT_HARNESS = ["autograder/__init__.py", "autograder/pytest_plugin.py", "autograder/sandbox.py", "autograder/worker.py"]
@@ -78,20 +79,23 @@ def write_skeletons(kit: Kit, hw: str) -> list[Path]:
 # --------------------------------------------------------------------------- the student bundle
 
 
-def student_files(kit: Kit) -> list[Path]:
-    """Every file of the student release, relative to the kit root."""
-    root = kit.root
-    files = [Path(name) for name in STUDENT_TOP_FILES + STUDENT_HARNESS if (root / name).is_file()]
-    for folder in ["data"] + kit.homeworks():
-        for path in sorted((root / folder).rglob("*")):
-            relative = path.relative_to(root)
-            if path.is_file() and not _is_generated(relative) and not (folder == "data" and relative.parts[1] == "cache"):
-                files.append(relative)
+def student_files(kit: Kit) -> list[tuple[Path, Path]]:
+    """Every file of the student release: (source, path in the release)."""
+    files = [(kit.root / name, Path(name)) for name in STUDENT_TOP_FILES if (kit.root / name).is_file()]
+    files += [(PACKAGE_ROOT / name, Path(name)) for name in STUDENT_HARNESS]
+    files += _tree(PACKAGE_ROOT, "data") + [f for hw in kit.homeworks() for f in _tree(kit.root, hw)]
     return files
 
 
+def _tree(root: Path, folder: str) -> list[tuple[Path, Path]]:
+    """Source files under ``root/folder`` (no caches, checkpoints or prepared data)."""
+    return [(path, path.relative_to(root)) for path in sorted((root / folder).rglob("*"))
+            if path.is_file() and not _is_generated(path.relative_to(root))]
+
+
 def _is_generated(relative: Path) -> bool:
-    return bool(IGNORED_PARTS.intersection(relative.parts)) or relative.suffix in {".pyc", ".pt", ".npz", ".zip"}
+    return (bool(IGNORED_PARTS.intersection(relative.parts)) or relative.parts[:2] == ("data", "cache")
+            or relative.suffix in {".pyc", ".pt", ".npz", ".zip", ".part"})
 
 
 def build_student_release(kit: Kit, out: Path) -> Path:
@@ -99,9 +103,9 @@ def build_student_release(kit: Kit, out: Path) -> Path:
     target = out / "student"
     if target.exists():
         shutil.rmtree(target)
-    for relative in student_files(kit):
+    for source, relative in student_files(kit):
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(kit.root / relative, target / relative)
+        shutil.copy2(source, target / relative)
     problems = find_leaks(kit, target)
     if problems:
         raise ReleaseError("the student release would leak private material:\n  " + "\n  ".join(problems))
@@ -157,19 +161,15 @@ def _sha256(path: Path) -> str:
 # --------------------------------------------------------------------------- Gradescope
 
 
-def gradescope_files(kit: Kit, hw: str) -> list[Path]:
-    """What the autograder of one homework needs, relative to the kit root."""
-    root = kit.root
-    files = [Path(name) for name in ["requirements.txt", "pytest.ini", "conftest.py", "LICENSE"] if (root / name).is_file()]
-    for folder in [root / "data", root / "autograder", kit.skeleton_dir(hw)]:
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(root)
-            if not path.is_file() or _is_generated(relative) or (relative.parts[0] == "data" and relative.parts[1] == "cache"):
-                continue
-            if relative.parts[0] == "autograder" and len(relative.parts) > 2 and relative.parts[1] in {"solutions", "tests"}:
-                if relative.parts[2] != hw:  # only this homework's solutions and hidden tests
-                    continue
-            files.append(relative)
+def gradescope_files(kit: Kit, hw: str) -> list[tuple[Path, Path]]:
+    """What the autograder of one homework needs: (source, path in the zip)."""
+    files = [(kit.root / name, Path(name)) for name in ["requirements.txt", "pytest.ini", "conftest.py", "LICENSE"]
+             if (kit.root / name).is_file()]
+    files += _tree(PACKAGE_ROOT, "data")
+    files += [(path, relative) for path, relative in _tree(PACKAGE_ROOT, "autograder")
+              if relative.parts[1] not in {"solutions", "tests"}]  # the grader's code
+    files += _tree(kit.root, f"autograder/solutions/{hw}") + _tree(kit.root, f"autograder/tests/{hw}")
+    files += _tree(kit.root, hw)
     return files
 
 
@@ -183,8 +183,8 @@ def build_gradescope_zip(kit: Kit, hw: str, out: Path) -> Path:
             info = zipfile.ZipInfo(name)
             info.external_attr = (stat.S_IFREG | 0o755) << 16
             archive.writestr(info, script)
-        for relative in gradescope_files(kit, hw):
-            archive.write(kit.root / relative, str(relative))
+        for source, relative in gradescope_files(kit, hw):
+            archive.write(source, str(relative))
     return target
 
 

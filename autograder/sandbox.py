@@ -99,6 +99,11 @@ class Worker:
         os.close(request_read)
         os.close(reply_write)
         self._sent_modules.clear()
+        try:
+            self._receive(time.monotonic() + self.limits.startup_seconds, self.limits.startup_seconds)
+        except SubmissionError as error:
+            self.close()
+            raise SubmissionError(f"the grader's worker process did not start: {error}") from None
 
     def _confine(self) -> None:
         """Runs in the child before exec: limits first, then drop privileges."""
@@ -143,9 +148,6 @@ class Worker:
         if self.process is None or self.process.poll() is not None:
             self.close()
             self.start()
-            deadline_extra = self.limits.startup_seconds
-        else:
-            deadline_extra = 0.0
         module = probe.__module__
         request = {"module": module, "function": probe.__name__, "args": list(args), "kwargs": kwargs,
                    "source": "" if module in self._sent_modules else Path(inspect.getsourcefile(probe)).read_text()}
@@ -156,7 +158,7 @@ class Worker:
         output_start = self.log.tell()
         try:
             self._send(request)
-            reply = self._receive(time.monotonic() + limit + deadline_extra, limit)
+            reply = self._receive(time.monotonic() + limit, limit)
         except SubmissionError:
             self.close()
             raise

@@ -9,6 +9,7 @@ Protocol on the two pipe file descriptors: frames of an 8-byte big-endian
 length and a ``torch.save`` payload, loaded with ``weights_only=True`` on both
 sides, so only tensors and plain data ever cross.
 
+    first:    {"ok": True, "value": "ready"}, once torch is imported
     request:  {"module": name, "source": text, "function": name, "args": [...], "kwargs": {...}}
     reply:    {"ok": True, "value": ...} or {"ok": False, "error": "Type: message", "traceback": text}
 
@@ -54,6 +55,7 @@ def serve(impl_root, support_root, in_fd, out_fd):
         while view:
             view = view[os.write(out_fd, view):]
 
+    send({"ok": True, "value": "ready"})  # the parent's call clocks start after this
     while True:
         try:
             (size,) = struct.unpack(">Q", read_exactly(in_fd, 8))

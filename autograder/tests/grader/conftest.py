@@ -1,0 +1,44 @@
+"""Fixtures of the grader's own tests: a small kit (homework hw0) copied into a temporary folder."""
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.kit import Kit
+from autograder.release import write_skeletons
+
+FIXTURE_KIT = Path(__file__).resolve().parent / "fixture_kit"
+
+
+@pytest.fixture
+def kit(tmp_path) -> Kit:
+    """The fixture kit with its skeleton generated and a reference checkpoint that solves its task."""
+    root = tmp_path / "kit"
+    shutil.copytree(FIXTURE_KIT, root)
+    kit = Kit(root)
+    write_skeletons(kit, "hw0")
+    checkpoints = kit.reference_checkpoints("hw0")
+    checkpoints.mkdir()
+    torch.save({"weight": torch.tensor([[-1.0, 0.0], [1.0, 0.0]])}, checkpoints / "linear.pt")
+    return kit
+
+
+@pytest.fixture
+def make_submission(tmp_path, kit):
+    """make_submission(ops_source, checkpoint=True, flat=False) -> a submission folder."""
+
+    def make(ops_source: str, checkpoint: bool = True, flat: bool = False) -> Path:
+        folder = tmp_path / "submission"
+        package = folder if flat else folder / "hw0"
+        package.mkdir(parents=True)
+        (package / "ops.py").write_text(ops_source)
+        if checkpoint:
+            shutil.copy(kit.reference_checkpoints("hw0") / "linear.pt", package / "linear.pt")
+        return folder
+
+    return make
+
+
+def reference_source(kit: Kit) -> str:
+    return (kit.solution_dir("hw0") / "ops.py").read_text()

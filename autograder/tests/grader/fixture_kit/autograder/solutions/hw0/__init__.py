@@ -1,0 +1,1 @@
+"""A two-function homework that exercises the grading machinery."""

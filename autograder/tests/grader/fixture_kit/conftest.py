@@ -1,0 +1,1 @@
+pytest_plugins = ["autograder.pytest_plugin"]

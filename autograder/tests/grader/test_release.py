@@ -1,0 +1,66 @@
+import stat
+import zipfile
+
+from autograder.kit import Kit
+from autograder.release import build_gradescope_zip, build_student_release, find_leaks, skeleton_drift
+
+
+def test_generated_skeleton_has_no_drift_and_hides_the_solution(kit: Kit):
+    assert skeleton_drift(kit, "hw0") == []
+    skeleton = (kit.skeleton_dir("hw0") / "ops.py").read_text()
+    assert "torch.softmax" not in skeleton and "raise NotImplementedError" in skeleton
+    assert "# TODO: Divide the logits by the temperature, then softmax over classes: [B, N]." in skeleton
+    assert (kit.skeleton_dir("hw0") / "__init__.py").read_text() == (kit.solution_dir("hw0") / "__init__.py").read_text()
+
+
+def test_check_detects_an_edited_solution(kit: Kit):
+    solution = kit.solution_dir("hw0") / "ops.py"
+    solution.write_text(solution.read_text().replace("Multiply by the transposed weight", "Multiply by W^T"))
+    assert skeleton_drift(kit, "hw0") == ["hw0/ops.py differs from what autograder/solutions/hw0/ops.py generates"]
+
+
+def test_check_detects_missing_and_stray_skeleton_files(kit: Kit):
+    (kit.skeleton_dir("hw0") / "__init__.py").unlink()
+    (kit.skeleton_dir("hw0") / "stray.py").write_text("x = 1\n")
+    problems = skeleton_drift(kit, "hw0")
+    assert "hw0/__init__.py is missing" in problems
+    assert any(p.startswith("hw0/stray.py has no solution file") for p in problems)
+
+
+def test_student_release_ships_skeleton_public_tests_and_harness_only(kit: Kit, tmp_path):
+    (kit.root / "README.md").write_text("readme\n")
+    release = build_student_release(kit, tmp_path / "dist")
+    files = {str(p.relative_to(release)) for p in release.rglob("*") if p.is_file()}
+    assert {"hw0/ops.py", "hw0/tests/test_hw0_public.py", "hw0/tests/hw0_probes.py", "README.md", "conftest.py"} <= files
+    assert not any(f.startswith(("autograder/solutions", "autograder/tests")) for f in files)
+    assert not any(f.endswith(".pt") for f in files)
+
+
+def test_leak_detection_finds_solution_code_hidden_tests_and_checkpoints(kit: Kit, tmp_path):
+    release = build_student_release(kit, tmp_path / "dist")
+    assert find_leaks(kit, release) == []
+    # a solution pasted into a provided file, with other indentation
+    (release / "hw0" / "helper.py").write_text("def f(logits, temperature):\n  scaled = logits / temperature\n  return torch.softmax(scaled, dim=-1)\n")
+    (release / "hw0" / "copy.py").write_bytes((kit.hidden_tests("hw0") / "test_hw0_hidden.py").read_bytes())
+    (release / "hw0" / "model.pt").write_bytes((kit.reference_checkpoints("hw0") / "linear.pt").read_bytes())
+    (release / "notes.md").write_text("# BEGIN SOLUTION\n")
+    problems = "\n".join(find_leaks(kit, release))
+    assert "hw0/helper.py: contains the solution of tempered_softmax" in problems
+    assert "hw0/copy.py: a copy of hidden test" in problems
+    assert "hw0/model.pt: a copy of reference checkpoint" in problems
+    assert "notes.md: contains a solution fence marker" in problems
+
+
+def test_gradescope_zip_has_scripts_at_its_root_and_only_this_homework(kit: Kit, tmp_path):
+    other = kit.solutions_root / "hw7"
+    other.mkdir()
+    (other / "__init__.py").write_text("")
+    path = build_gradescope_zip(kit, "hw0", tmp_path / "dist")
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        run = archive.getinfo("run_autograder")
+        assert (run.external_attr >> 16) & stat.S_IXUSR
+        assert "grade hw0" in archive.read("run_autograder").decode()
+    assert {"setup.sh", "run_autograder", "autograder/tests/hw0/test_hw0_hidden.py",
+            "autograder/solutions/hw0/ops.py", "hw0/tests/test_hw0_public.py", "autograder/grading.py"} <= names
+    assert not any(name.startswith("autograder/solutions/hw7") for name in names)
