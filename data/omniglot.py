@@ -217,7 +217,8 @@ def build_arrays(zips: dict[str, Path], progress: bool = True) -> dict[str, np.n
 
     images = np.zeros((NUM_CHARACTERS, NUM_DRAWINGS, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     alphabets, characters, background = [], [], []
-    bar = tqdm(total=NUM_CHARACTERS * NUM_DRAWINGS, desc="Resizing Omniglot", unit="img", disable=not progress)
+    # disable=None: a bar on a terminal, none in logs
+    bar = tqdm(total=NUM_CHARACTERS * NUM_DRAWINGS, desc="Resizing Omniglot", unit="img", disable=None if progress else True)
     for name in ZIPS:  # background first, then evaluation
         contents = read_zip(zips[name])
         with zipfile.ZipFile(zips[name]) as archive:

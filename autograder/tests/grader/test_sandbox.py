@@ -1,0 +1,82 @@
+"""The worker: limits, crashes and what crosses back, each with a message for the student."""
+import importlib.util
+import textwrap
+
+import pytest
+import torch
+
+from autograder.sandbox import Limits, SubmissionError, SubmissionTimeout, Worker
+
+PROBES = textwrap.dedent('''
+    import os
+    import torch
+
+    def add(a, b):
+        return a + b
+
+    def spin():
+        while True:
+            pass
+
+    def allocate(megabytes):
+        return torch.ones(megabytes << 18).sum()
+
+    def flood():
+        while True:
+            print("x" * 10000)
+
+    def exit_hard():
+        os._exit(3)
+
+    def not_data():
+        return object()
+
+    def pid():
+        return os.getpid()
+''')
+
+
+@pytest.fixture
+def probes(tmp_path):
+    path = tmp_path / "sandbox_probes.py"
+    path.write_text(PROBES)
+    spec = importlib.util.spec_from_file_location("sandbox_probes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def worker(tmp_path):
+    with Worker(tmp_path, tmp_path, Limits(call_seconds=3, memory_mb=700, output_mb=1)) as worker:
+        yield worker
+
+
+def test_tensors_cross_both_ways(worker, probes):
+    assert torch.equal(worker.call(probes.add, torch.ones(3), b=torch.ones(3)), torch.full((3,), 2.0))
+
+
+def test_a_hanging_call_times_out_and_the_next_call_gets_a_fresh_worker(worker, probes):
+    first = worker.call(probes.pid)
+    with pytest.raises(SubmissionTimeout, match="did not finish within 3 seconds"):
+        worker.call(probes.spin)
+    assert worker.call(probes.pid) != first
+    assert worker.call(probes.add, 1, 2) == 3
+
+
+def test_memory_over_the_limit_is_an_error_naming_the_limit(worker, probes):
+    assert worker.call(probes.allocate, 100) == (100 << 18)
+    with pytest.raises(SubmissionError, match="memory limit is 700 MB"):
+        worker.call(probes.allocate, 2000)
+
+
+def test_output_flood_stops_the_worker_with_a_message(worker, probes):
+    with pytest.raises(SubmissionError, match="printed more than 1 MB"):
+        worker.call(probes.flood)
+
+
+def test_hard_exit_and_non_data_results_are_reported(worker, probes):
+    with pytest.raises(SubmissionError, match="exited with status 3"):
+        worker.call(probes.exit_hard)
+    with pytest.raises(SubmissionError, match="not made of tensors and plain data"):
+        worker.call(probes.not_data)
