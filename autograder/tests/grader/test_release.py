@@ -43,12 +43,12 @@ def test_leak_detection_finds_solution_code_hidden_tests_and_checkpoints(kit: Ki
     (release / "hw0" / "helper.py").write_text("def f(logits, temperature):\n  scaled = logits / temperature\n  return torch.softmax(scaled, dim=-1)\n")
     (release / "hw0" / "copy.py").write_bytes((kit.hidden_tests("hw0") / "test_hw0_hidden.py").read_bytes())
     (release / "hw0" / "model.pt").write_bytes((kit.reference_checkpoints("hw0") / "linear.pt").read_bytes())
-    (release / "notes.md").write_text("# BEGIN SOLUTION\n")
+    (release / "hw0" / "notes.py").write_text("# BEGIN SOLUTION\n")
     problems = "\n".join(find_leaks(kit, release))
     assert "hw0/helper.py: contains the solution of tempered_softmax" in problems
     assert "hw0/copy.py: a copy of hidden test" in problems
     assert "hw0/model.pt: a copy of reference checkpoint" in problems
-    assert "notes.md: contains a solution fence marker" in problems
+    assert "hw0/notes.py: contains a solution fence marker" in problems
 
 
 def test_gradescope_zip_has_scripts_at_its_root_and_only_this_homework(kit: Kit, tmp_path):
