@@ -77,7 +77,8 @@ def _make_fence(lines: list[str], begin: int, end: int, filename: str) -> Fence:
     for line in body:
         if not line.strip().startswith("#"):
             break
-        hint.append(line.strip()[1:].strip())
+        text = line.strip()[1:]
+        hint.append((text[1:] if text.startswith(" ") else text).rstrip())  # keep the hint's own indentation
     code = [line for line in body[len(hint):] if line.strip()]
     if not any(hint):
         raise FenceError(

@@ -83,7 +83,8 @@ def student_files(kit: Kit) -> list[tuple[Path, Path]]:
     """Every file of the student release: (source, path in the release)."""
     files = [(kit.root / name, Path(name)) for name in STUDENT_TOP_FILES if (kit.root / name).is_file()]
     files += [(PACKAGE_ROOT / name, Path(name)) for name in STUDENT_HARNESS]
-    files += _tree(PACKAGE_ROOT, "data") + [f for hw in kit.homeworks() for f in _tree(kit.root, hw)]
+    files += _tree(PACKAGE_ROOT, "data") + _tree(PACKAGE_ROOT, "common")
+    files += [f for hw in kit.homeworks() for f in _tree(kit.root, hw)]
     return files
 
 

@@ -1,0 +1,1 @@
+"""Helpers that every homework's training command shares: device, seeding, logs and plots."""

@@ -1,0 +1,1 @@
+"""Homework 1: black-box meta-learning on Omniglot (episodes and a memory-augmented network)."""

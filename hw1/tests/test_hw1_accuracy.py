@@ -1,0 +1,79 @@
+"""Accuracy of your trained checkpoints, measured on test tasks that the tests sample themselves.
+
+Train with ``python hw1/main.py`` (see the handout); it writes the checkpoints
+to ``hw1/checkpoints/``. The model sees the test tasks with the query labels
+replaced by zeros; the labels stay on this side.
+"""
+from pathlib import Path
+
+import torch
+from gradescope_utils.autograder_utils.decorators import number, weight
+
+import hw1_probes
+from data.episodes import EpisodeSampler
+from data.omniglot import load_omniglot
+from data.splits import character_split
+
+NUM_TASKS = 1000
+# Thresholds: the reference's accuracy (docs/benchmarks/hw1.md) less a margin; CS330 students reached 91-94% at 2-way.
+MANN_THRESHOLD = 0.88
+EXTENSION_THRESHOLD = 0.85
+
+
+def grader_tasks(num_classes: int, num_shot: int, seed: int):
+    """Test tasks in the homework's layout: (images, labels with zeroed query row, query targets [B, N])."""
+    sampler = EpisodeSampler(load_omniglot(), character_split("test"), num_classes, num_shot, 1, seed=10_000 + seed)
+    images = sampler.sample(NUM_TASKS).flatten(3).transpose(1, 2).contiguous()  # [B, K+1, N, 784]
+    labels = torch.eye(num_classes).repeat(NUM_TASKS, num_shot + 1, 1, 1)
+    order = torch.rand(NUM_TASKS, num_classes, generator=torch.Generator().manual_seed(seed)).argsort(1)
+    tasks = torch.arange(NUM_TASKS).unsqueeze(1)
+    images[:, -1] = images[tasks, -1, order]
+    targets = order.clone()  # the class of each query position
+    labels[:, -1] = 0
+    return images, labels, targets
+
+
+def checkpoint_accuracy(impl, impl_root: Path, name: str, num_classes: int, num_shot: int, seed: int) -> float:
+    path = impl_root / "hw1" / "checkpoints" / name
+    assert path.is_file(), f"hw1/checkpoints/{name} is missing: train it (see the handout) and submit it"
+    try:
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:
+        raise AssertionError(f"{name} is not a checkpoint written by hw1/main.py ({error})") from None
+    assert isinstance(checkpoint, dict) and {"model", "config", "state_dict"} <= set(checkpoint), \
+        f"{name} lacks model, config or state_dict: save it with hw1/main.py"
+    config = checkpoint["config"]
+    assert (config.get("num_classes"), config.get("samples_per_class")) == (num_classes, num_shot + 1), \
+        f"{name} was trained for {config.get('num_classes')}-way with {config.get('samples_per_class')} samples per class"
+    images, labels, targets = grader_tasks(num_classes, num_shot, seed)
+    logits = impl.call(hw1_probes.checkpoint_logits, checkpoint, images, labels, timeout=240)
+    assert logits.shape == (NUM_TASKS, num_classes, num_classes), f"query logits: expected {(NUM_TASKS, num_classes, num_classes)}, got {tuple(logits.shape)}"
+    return (logits.argmax(-1) == targets).float().mean().item()
+
+
+@weight(4)
+@number("3.1")
+def test_mann_2way_1shot_accuracy(impl, impl_root, grader_seed):
+    """mann_K1_N2.pt: 2-way 1-shot test accuracy"""
+    accuracy = checkpoint_accuracy(impl, impl_root, "mann_K1_N2.pt", 2, 1, grader_seed)
+    print(f"test accuracy {accuracy:.3f} on {NUM_TASKS} tasks (threshold {MANN_THRESHOLD})")
+    assert accuracy >= MANN_THRESHOLD, f"test accuracy {accuracy:.3f} is below {MANN_THRESHOLD}"
+
+
+@weight(1)
+@number("4.1")
+def test_extension_hides_query_labels(impl):
+    """going further: BlackBoxLearner returns [B, K+1, N, N] and ignores the query labels"""
+    honest = impl.call(hw1_probes.extension_outputs, seed=0)
+    leaked = impl.call(hw1_probes.extension_outputs, seed=0, query_labels=torch.full((4, 5, 5), 3.0))
+    assert honest.shape == (4, 2, 5, 5), f"expected (4, 2, 5, 5), got {tuple(honest.shape)}"
+    torch.testing.assert_close(leaked, honest, msg="changing the query labels changed the logits")
+
+
+@weight(3)
+@number("4.2")
+def test_extension_5way_1shot_accuracy(impl, impl_root, grader_seed):
+    """going further: extension_K1_N5.pt, 5-way 1-shot test accuracy"""
+    accuracy = checkpoint_accuracy(impl, impl_root, "extension_K1_N5.pt", 5, 1, grader_seed)
+    print(f"test accuracy {accuracy:.3f} on {NUM_TASKS} tasks (threshold {EXTENSION_THRESHOLD})")
+    assert accuracy >= EXTENSION_THRESHOLD, f"test accuracy {accuracy:.3f} is below {EXTENSION_THRESHOLD}"
