@@ -1,0 +1,61 @@
+"""Wrong hw1 solutions lose the points they should: each mutant of the reference fails its tests.
+
+These grade real submissions on real Omniglot (``python -m data.omniglot`` first).
+"""
+import shutil
+
+import pytest
+
+from autograder.grading import grade
+from autograder.kit import Kit
+
+KIT = Kit()
+
+# (file, reference text, mutant text, tests that must fail)
+MUTANTS = {
+    "query row in class order": (
+        "episodes.py", "    images[:, -1] = images[tasks, -1, order]\n    labels[:, -1] = labels[tasks, -1, order]\n", "",
+        {"1.4"}),
+    "query labels shown to the model": (
+        "mann.py", "visible = torch.cat([labels[:, :-1], torch.zeros_like(labels[:, -1:])], dim=1)", "visible = labels",
+        {"2.2", "2.5"}),
+    "loss over every row": (
+        "mann.py", "query_logits = logits[:, -1].reshape(-1, num_classes)\n    query_targets = labels[:, -1]",
+        "query_logits = logits.reshape(-1, num_classes)\n    query_targets = labels", {"2.3", "2.7"}),
+    "loss summed, not averaged": (
+        "mann.py", "return F.cross_entropy(query_logits, query_targets)",
+        "return F.cross_entropy(query_logits, query_targets, reduction='sum')", {"2.3", "2.6", "2.7"}),
+    "characters may repeat in a task": (
+        "episodes.py", "argsort(dim=1)[:, :num_classes]", "argsort(dim=1)[:, :1].repeat(1, num_classes)", {"1.3"}),
+}
+
+
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_mutant_loses_the_points_of_the_tests_that_target_it(mutant, tmp_path):
+    filename, original, replacement, must_fail = MUTANTS[mutant]
+    submission = tmp_path / "hw1"
+    shutil.copytree(KIT.solution_dir("hw1"), submission, ignore=shutil.ignore_patterns("checkpoints", "__pycache__"))
+    source = (submission / filename).read_text()
+    assert original in source, f"the reference changed: update the mutant {mutant!r}"
+    (submission / filename).write_text(source.replace(original, replacement))
+    selection = " or ".join(f"test_{name}" for name in _test_names(must_fail))
+    results = grade(KIT, "hw1", tmp_path, extra_pytest_args=["-k", selection])
+    scores = {test["number"]: test["score"] for test in results["tests"]}
+    assert set(scores) == must_fail, f"expected to run {must_fail}, ran {set(scores)}: {results['output']}"
+    assert all(score == 0 for score in scores.values()), f"{mutant}: {scores}"
+
+
+def _test_names(numbers: set[str]) -> list[str]:
+    """Test function names (without test_) of the hw1 tests with these numbers."""
+    import ast
+
+    names = []
+    for folder in (KIT.public_tests("hw1"), KIT.hidden_tests("hw1")):
+        for path in folder.glob("test_*.py"):
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.FunctionDef):
+                    for decorator in node.decorator_list:
+                        if (isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "number"
+                                and decorator.args[0].value in numbers):
+                            names.append(node.name.removeprefix("test_"))
+    return names
