@@ -7,7 +7,7 @@ Every ``--eval_freq`` steps it measures the query accuracy on a batch of
 training tasks and of test tasks (characters never seen in training), writes
 ``runs/hw1/<name>/log.csv`` and redraws ``runs/hw1/<name>/accuracy.png``. At the
 end it measures the test accuracy on ``--num_test_tasks`` tasks and saves the
-checkpoint to ``hw1/checkpoints/<name>.pt``, the file to submit.
+checkpoint to ``hw1/checkpoints/<name>.pt`` (``--checkpoint_dir``), the file to submit.
 """
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--random_seed", type=int, default=123)
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     parser.add_argument("--name", default=None, help="run name (default: mann_K1_N2 and so on)")
-    parser.add_argument("--runs_dir", type=Path, default=Path("runs/hw1"))
+    parser.add_argument("--runs_dir", type=Path, default=Path("runs/hw1"), help="where logs and plots go")
+    parser.add_argument("--checkpoint_dir", type=Path, default=CHECKPOINTS, help="where the checkpoint goes")
     return parser.parse_args(argv)
 
 
@@ -109,8 +110,8 @@ def main(argv=None) -> float:
 
     final_tasks = DataGenerator(args.num_classes, samples, "test", seed=10_000 + args.random_seed)
     _, accuracy = evaluate(model, final_tasks, args.num_test_tasks, 500, device)
-    CHECKPOINTS.mkdir(exist_ok=True)
-    path = CHECKPOINTS / f"{name}.pt"
+    args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    path = args.checkpoint_dir / f"{name}.pt"
     state = {name_: tensor.cpu() for name_, tensor in model.state_dict().items()}
     torch.save({"model": args.model, "config": config, "state_dict": state, "test_accuracy": accuracy,
                 "train_seconds": train_seconds, "args": {k: str(v) for k, v in vars(args).items()}}, path)
