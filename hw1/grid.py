@@ -65,4 +65,7 @@ def main(argv=None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except train.OmniglotError as error:  # no data yet: say which command prepares it
+        sys.exit(f"error: {error}")

@@ -23,6 +23,7 @@ from torch import nn
 from tqdm import trange
 
 from common.training import CsvLog, pick_device, plot_curves, seed_everything
+from data.omniglot import OmniglotError
 from hw1.episodes import DataGenerator
 from hw1.extension import BlackBoxLearner
 from hw1.mann import MANN, query_loss
@@ -121,4 +122,7 @@ def main(argv=None) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OmniglotError as error:  # no data yet: say which command prepares it
+        sys.exit(f"error: {error}")
