@@ -37,7 +37,8 @@ def pytest_addoption(parser):
     group.addoption("--results-json", default=None, help="write per-test scores to this JSON file")
     group.addoption("--support-root", default=str(KIT_ROOT), help="folder where the worker imports data/ from")
     group.addoption("--sandbox-user", default=None, help="uid:gid the worker runs as (the grader, as root)")
-    group.addoption("--call-timeout", type=float, default=Limits.call_seconds, help="seconds per probe call")
+    group.addoption("--call-timeout", type=float, default=float(os.environ.get("KIT_CALL_TIMEOUT", Limits.call_seconds)),
+                    help="seconds per probe call (default: $KIT_CALL_TIMEOUT or 120)")
     group.addoption("--memory-mb", type=int, default=Limits.memory_mb, help="memory limit of the worker")
 
 
