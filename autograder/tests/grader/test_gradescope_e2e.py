@@ -1,0 +1,45 @@
+"""Each homework's Gradescope zip, end to end: setup.sh's checks, then run_autograder on the
+reference (full marks) and on the skeleton (zero), in a temporary /autograder-shaped tree."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from autograder.grading import sandbox_identity
+from autograder.kit import Kit
+from autograder.release import build_gradescope_zip
+from autograder.results import validate
+from data.omniglot import cache_dir
+
+KIT = Kit()
+
+
+@pytest.mark.parametrize("hw", KIT.homeworks())
+def test_zip_sets_up_and_grades_reference_and_skeleton(hw, tmp_path):
+    if sandbox_identity()[0] is None:
+        pytest.skip("setup.sh requires root and an unprivileged user who can run this Python, as on Gradescope")
+    os.chmod(tmp_path, 0o755)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(build_gradescope_zip(KIT, hw, tmp_path / "dist")) as archive:
+        archive.extractall(root / "source")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KIT_PYTHON": sys.executable, "KIT_SKIP_INSTALL": "1",
+           "OMNIGLOT_CACHE": str(cache_dir())}
+    setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True, timeout=300)
+    assert setup.returncode == 0 and "setup: ready" in setup.stdout, setup.stdout + setup.stderr
+    for submission, full in [(KIT.solution_dir(hw), True), (KIT.skeleton_dir(hw), False)]:
+        shutil.rmtree(root / "submission", ignore_errors=True)
+        shutil.copytree(submission, root / "submission", ignore=shutil.ignore_patterns("tests", "__pycache__"))
+        subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, timeout=600,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        results = json.loads((root / "results" / "results.json").read_text())
+        validate(results)
+        graded = [t for t in results["tests"] if t["max_score"] > 0]
+        assert graded, results["output"]
+        if full:
+            assert all(t["score"] == t["max_score"] for t in graded), json.dumps(results, indent=1)[:4000]
+        else:
+            assert all(t["score"] == 0 for t in graded), json.dumps(results, indent=1)[:4000]
