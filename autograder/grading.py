@@ -12,6 +12,7 @@ that tree; the tests run the student's code in a further, confined child (see
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pwd
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 from autograder.kit import Kit
+from autograder.sandbox import Identity
 from autograder.results import failed_results, gradescope_results, summary, validate
 
 MAX_CHECKPOINT_MB = 50
@@ -86,6 +88,7 @@ def support_tree(kit: Kit, workdir: Path) -> Path:
     return support
 
 
+@functools.lru_cache(maxsize=1)
 def sandbox_identity() -> tuple[str | None, str]:
     """``(uid:gid, note)``: the unprivileged user the worker runs as, when the grader runs as root.
 
@@ -101,13 +104,9 @@ def sandbox_identity() -> tuple[str | None, str]:
     except KeyError:
         uid = gid = 65534
 
-    def drop():
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-
     try:
-        check = subprocess.run([sys.executable, "-I", "-c", "import torch"], preexec_fn=drop, capture_output=True,
+        check = subprocess.run([sys.executable, "-I", "-c", "import torch"], preexec_fn=Identity(uid, gid).become,
+                               capture_output=True,
                                cwd="/", timeout=120)
         usable = check.returncode == 0
     except (OSError, subprocess.SubprocessError):

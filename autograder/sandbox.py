@@ -64,6 +64,12 @@ class Identity:
     uid: int
     gid: int
 
+    def become(self) -> None:
+        """Turn the calling (root) process into this user, for good."""
+        os.setgroups([])
+        os.setgid(self.gid)
+        os.setuid(self.uid)
+
 
 class Worker:
     """A child Python process that runs probes against one implementation."""
@@ -82,6 +88,8 @@ class Worker:
     def start(self) -> None:
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()
+        if self.log is not None:
+            self.log.close()
         self.log = tempfile.TemporaryFile(prefix="worker-output-")
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -119,9 +127,7 @@ class Worker:
             # A network namespace of its own has only a loopback that is down: no connection
             # leaves the worker. Needs root, which the grader has when it drops privileges.
             ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
-            os.setgroups([])
-            os.setgid(self.identity.gid)
-            os.setuid(self.identity.uid)
+            self.identity.become()
             resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
 
     def close(self) -> None:
@@ -136,6 +142,9 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if self.identity is not None:  # children that left the process group: end every process of the user
+            subprocess.run(["kill", "-9", "-1"], preexec_fn=self.identity.become,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.process.wait()
         self.process = None
 
