@@ -33,7 +33,9 @@ def grader_tasks(num_classes: int, num_shot: int, seed: int):
     return images, labels, targets
 
 
-def checkpoint_accuracy(impl, impl_root: Path, name: str, num_classes: int, num_shot: int, seed: int) -> float:
+def assert_checkpoint_accuracy(impl, impl_root: Path, name: str, num_classes: int, num_shot: int, seed: int,
+                               threshold: float) -> None:
+    """Load the checkpoint here, let the submitted model classify the grader's tasks, score it here."""
     path = impl_root / "hw1" / "checkpoints" / name
     assert path.is_file(), f"hw1/checkpoints/{name} is missing: train it (see the handout) and submit it"
     try:
@@ -48,16 +50,16 @@ def checkpoint_accuracy(impl, impl_root: Path, name: str, num_classes: int, num_
     images, labels, targets = grader_tasks(num_classes, num_shot, seed)
     logits = impl.call(hw1_probes.checkpoint_logits, checkpoint, images, labels, timeout=240)
     assert logits.shape == (NUM_TASKS, num_classes, num_classes), f"query logits: expected {(NUM_TASKS, num_classes, num_classes)}, got {tuple(logits.shape)}"
-    return (logits.argmax(-1) == targets).float().mean().item()
+    accuracy = (logits.argmax(-1) == targets).float().mean().item()
+    print(f"test accuracy {accuracy:.3f} on {NUM_TASKS} tasks (threshold {threshold})")
+    assert accuracy >= threshold, f"test accuracy {accuracy:.3f} is below {threshold}"
 
 
 @weight(4)
 @number("3.1")
 def test_mann_2way_1shot_accuracy(impl, impl_root, grader_seed):
     """mann_K1_N2.pt: 2-way 1-shot test accuracy"""
-    accuracy = checkpoint_accuracy(impl, impl_root, "mann_K1_N2.pt", 2, 1, grader_seed)
-    print(f"test accuracy {accuracy:.3f} on {NUM_TASKS} tasks (threshold {MANN_THRESHOLD})")
-    assert accuracy >= MANN_THRESHOLD, f"test accuracy {accuracy:.3f} is below {MANN_THRESHOLD}"
+    assert_checkpoint_accuracy(impl, impl_root, "mann_K1_N2.pt", 2, 1, grader_seed, MANN_THRESHOLD)
 
 
 @weight(1)
@@ -74,6 +76,4 @@ def test_extension_hides_query_labels(impl):
 @number("4.2")
 def test_extension_5way_1shot_accuracy(impl, impl_root, grader_seed):
     """going further: extension_K1_N5.pt, 5-way 1-shot test accuracy"""
-    accuracy = checkpoint_accuracy(impl, impl_root, "extension_K1_N5.pt", 5, 1, grader_seed)
-    print(f"test accuracy {accuracy:.3f} on {NUM_TASKS} tasks (threshold {EXTENSION_THRESHOLD})")
-    assert accuracy >= EXTENSION_THRESHOLD, f"test accuracy {accuracy:.3f} is below {EXTENSION_THRESHOLD}"
+    assert_checkpoint_accuracy(impl, impl_root, "extension_K1_N5.pt", 5, 1, grader_seed, EXTENSION_THRESHOLD)
