@@ -246,6 +246,8 @@ class Worker:
         message = reply.get("error", "unknown error")
         if "MemoryError" in message or "can't allocate memory" in message:
             message += f"\n(the memory limit is {self.limits.memory_mb} MB)"
+        if "File too large" in message:
+            message += f"\n(the output limit is {self.limits.output_mb} MB: print less)"
         trace = _student_frames(str(reply.get("traceback", "")))
         return message + (f"\n{trace}" if trace else "") + self._output_tail(output_start, prefix="\nIt printed:\n")
 

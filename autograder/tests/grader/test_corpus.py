@@ -91,8 +91,9 @@ CASES = {
                             ("TypeError",)),
     "exception in a TODO": Case(with_softmax("    raise ValueError('not done yet')\n"), SOFTMAX_ZERO,
                                 ("ValueError: not done yet",)),
-    "wrong shape": Case(with_softmax("    return torch.softmax(logits / temperature, dim=-1)[:, :-1]\n"), SOFTMAX_ZERO,
-                        ("expected shape (4, 5), got (4, 4)",)),
+    # the gradient test (1.3) differentiates column 0 only, which the truncated output still gets right
+    "wrong shape": Case(with_softmax("    return torch.softmax(logits / temperature, dim=-1)[:, :-1]\n"),
+                        {"1.1": 0.0, "1.2": 0.0, "1.3": 2.0, "2.1": 1.0}, ("expected shape (4, 5), got (4, 4)",)),
     "wrong dtype": Case(with_softmax("    return torch.softmax(logits / temperature, dim=-1).double()\n"),
                         {"1.1": 0.0, "1.2": 0.0, "1.3": 2.0, "2.1": 1.0}, ("dtype",)),
     "NaN": Case(with_softmax("    return logits * float('nan')\n"), SOFTMAX_ZERO),
@@ -128,9 +129,9 @@ CASES = {
     "monkeypatches pytest and the grader": Case(
         "try:\n    import pytest, autograder.sandbox\n    pytest.fail = lambda *a, **k: None\nexcept ImportError:\n    pass\n"
         + with_softmax("    return torch.zeros_like(logits)\n"), SOFTMAX_ZERO),
-    "__eq__ always True": Case(with_softmax(
-        "    class Liar(torch.Tensor):\n        def __eq__(self, other):\n            return True\n"
-        "    return torch.softmax(logits / temperature, dim=-1).detach().as_subclass(Liar)\n"),
+    "__eq__ always True": Case(
+        "import torch\n\n\nclass Liar(torch.Tensor):\n    def __eq__(self, other):\n        return True\n\n\n"
+        + with_softmax("    return torch.softmax(logits / temperature, dim=-1).as_subclass(Liar)\n"),
         SOFTMAX_ZERO, ("not made of tensors and plain data",)),
     "conftest.py and test_*.py in the submission": Case(
         with_softmax("    return torch.zeros_like(logits)\n"), SOFTMAX_ZERO,
@@ -142,7 +143,7 @@ CASES = {
         files={"autograder/__init__.py": "raise SystemExit(0)\n", "data/__init__.py": "raise SystemExit(0)\n",
                "hw0/tests/hw0_probes.py": "def softmax_of_seeded_logits(*a, **k):\n    return None\n",
                "torch.py": "raise SystemExit(0)\n"}),
-    "malicious pickle checkpoint": Case(reference(), {**FULL, "2.1": 0.0}, ("linear.pt",),
+    "malicious pickle checkpoint": Case(reference(), {**FULL, "2.1": 0.0}, ("Weights only load failed",),
                                         checkpoint=lambda root: pickle.dumps(Exploit(root / "pwned"))),
     "checkpoint of the wrong architecture": Case(reference(), {**FULL, "2.1": 0.0}, ("size mismatch",),
                                                  checkpoint=checkpoint_bytes({"weight": torch.zeros(3, 7)})),
