@@ -1,6 +1,6 @@
 """Time and memory of grading one homework, against Gradescope's defaults (10 min, 768 MB, no GPU).
 
-    python benchmarks/grading_budget.py hw1 [--repeats 3]
+    python benchmarks/grading_budget.py hw1 [--repeats 10]
 
 Grades the reference submission with the grader's command, pinned to one core
 (``taskset -c 0``), while a poller sums the resident memory of the whole process
@@ -42,8 +42,8 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def grade_once(hw: str) -> tuple[float, float, float]:
-    """(wall seconds, peak MB of the tree, score fraction) of one grading run."""
+def grade_once(hw: str) -> tuple[float, float, float, tuple]:
+    """(wall seconds, peak MB of the tree, score fraction, every test's score) of one grading run."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
         command = ["taskset", "-c", "0", sys.executable, "-m", "autograder", "grade", hw,
@@ -59,7 +59,7 @@ def grade_once(hw: str) -> tuple[float, float, float]:
 
         results = json.loads(out.read_text())
         total = sum(t["max_score"] for t in results["tests"])
-        return seconds, peak, results["score"] / total
+        return seconds, peak, results["score"] / total, tuple((t["name"], t["score"]) for t in results["tests"])
 
 
 def main() -> None:
@@ -70,6 +70,7 @@ def main() -> None:
     runs = [grade_once(args.homework) for _ in range(args.repeats)]
     seconds = [r[0] for r in runs]
     peaks = [r[1] for r in runs]
+    identical = len({r[3] for r in runs}) == 1
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     report = f"""# Grading {args.homework}: time and memory
 
@@ -83,7 +84,7 @@ sum of the resident memory of the grader, pytest and the worker, sampled every 5
 | --- | ---: | --- | ---: |
 | wall time | {statistics.median(seconds):.0f} s | {", ".join(f"{s:.0f}" for s in seconds)} s | 600 s |
 | peak memory (whole tree) | {statistics.median(peaks):.0f} MB | {", ".join(f"{p:.0f}" for p in peaks)} MB | 768 MB |
-| score | {runs[0][2]:.0%} | | |
+| score | {runs[0][2]:.0%} | every test's score identical in all {args.repeats} runs: {"yes" if identical else "NO"} | |
 
 Gradescope gives half a CPU: expect up to twice the wall time there.
 """
