@@ -29,7 +29,7 @@ from autograder.results import failed_results, gradescope_results, summary, vali
 
 MAX_CHECKPOINT_MB = 50
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where the autograder and data packages live
-SANDBOX_USER = "nobody"
+SANDBOX_USER = "kit-sandbox"  # created when missing; its processes are killed after each worker
 
 
 def grading_budget_seconds() -> float:
@@ -98,16 +98,10 @@ def sandbox_identity() -> tuple[str | None, str]:
     """
     if os.geteuid() != 0:
         return None, ""
-    try:
-        user = pwd.getpwnam(SANDBOX_USER)
-        uid, gid = user.pw_uid, user.pw_gid
-    except KeyError:
-        uid = gid = 65534
-
+    uid, gid = sandbox_user()
     try:
         check = subprocess.run([sys.executable, "-I", "-c", "import torch"], preexec_fn=Identity(uid, gid).become,
-                               capture_output=True,
-                               cwd="/", timeout=120)
+                               capture_output=True, cwd="/", timeout=120)
         usable = check.returncode == 0
     except (OSError, subprocess.SubprocessError):
         usable = False
@@ -115,6 +109,20 @@ def sandbox_identity() -> tuple[str | None, str]:
         return None, (f"Note: the submission ran as root, not as the unprivileged user {SANDBOX_USER!r}, "
                       f"who cannot run {sys.executable}.")
     return f"{uid}:{gid}", ""
+
+
+def sandbox_user() -> tuple[int, int]:
+    """uid and gid of the grader's own unprivileged user: created if missing, else ``nobody``."""
+    for attempt in range(2):
+        try:
+            user = pwd.getpwnam(SANDBOX_USER)
+            return user.pw_uid, user.pw_gid
+        except KeyError:
+            if attempt == 0:
+                subprocess.run(["useradd", "--system", "--no-create-home", "--user-group", "--shell",
+                                "/usr/sbin/nologin", SANDBOX_USER], capture_output=True)
+    user = pwd.getpwnam("nobody")
+    return user.pw_uid, user.pw_gid
 
 
 # --------------------------------------------------------------------------- running the tests
