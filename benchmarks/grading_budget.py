@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants, in MB."""
+def tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of ``pid`` and all its descendants, in MB. PSS shares a page among the processes
+    that map it, as a container's memory limit counts it; RSS counts torch's libraries once per process."""
     children = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -29,37 +30,42 @@ def tree_rss_mb(pid: int) -> float:
                 children.setdefault(parent, []).append(int(entry.name))
             except (OSError, IndexError, ValueError):
                 pass
-    total, stack = 0, [pid]
+    rss = pss = 0
+    stack = [pid]
     while stack:
         current = stack.pop()
         try:
-            for line in (Path("/proc") / str(current) / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            for line in (Path("/proc") / str(current) / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
         except OSError:
             pass
         stack.extend(children.get(current, []))
-    return total / 1024
+    return rss / 1024, pss / 1024
 
 
-def grade_once(hw: str) -> tuple[float, float, float, tuple]:
-    """(wall seconds, peak MB of the tree, score fraction, every test's score) of one grading run."""
+def grade_once(hw: str) -> tuple[float, float, float, tuple, float]:
+    """(wall seconds, peak RSS MB, score fraction, every test's score, peak PSS MB) of one grading run."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
         command = ["taskset", "-c", "0", sys.executable, "-m", "autograder", "grade", hw,
                    "--submission", str(ROOT / "autograder" / "solutions" / hw), "--out", str(out)]
         start = time.monotonic()
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        peak = 0.0
+        peak = peak_pss = 0.0
         while process.poll() is None:
-            peak = max(peak, tree_rss_mb(process.pid))
+            rss, pss = tree_memory_mb(process.pid)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             time.sleep(0.05)
         seconds = time.monotonic() - start
         import json
 
         results = json.loads(out.read_text())
         total = sum(t["max_score"] for t in results["tests"])
-        return seconds, peak, results["score"] / total, tuple((t["name"], t["score"]) for t in results["tests"])
+        return (seconds, peak, results["score"] / total, tuple((t["name"], t["score"]) for t in results["tests"]),
+                peak_pss)
 
 
 def main() -> None:
@@ -70,6 +76,7 @@ def main() -> None:
     runs = [grade_once(args.homework) for _ in range(args.repeats)]
     seconds = [r[0] for r in runs]
     peaks = [r[1] for r in runs]
+    pss = [r[4] for r in runs]
     identical = len({r[3] for r in runs}) == 1
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     report = f"""# Grading {args.homework}: time and memory
@@ -77,13 +84,15 @@ def main() -> None:
 Command: `python benchmarks/grading_budget.py {args.homework} --repeats {args.repeats}`
 
 Machine: {cpu}, pinned to one core (`taskset -c 0`), Python {platform.python_version()}. The reference
-submission is graded with all public and hidden tests, checkpoint evaluation included; memory is the
-sum of the resident memory of the grader, pytest and the worker, sampled every 50 ms.
+submission is graded with all public and hidden tests, checkpoint evaluation included; memory is summed
+over the grader, pytest and the worker, sampled every 50 ms. PSS counts a shared page once, as a
+container's memory limit does; summed RSS counts torch's shared libraries once per process.
 
 | | median | all runs | Gradescope default |
 | --- | ---: | --- | ---: |
 | wall time | {statistics.median(seconds):.0f} s | {", ".join(f"{s:.0f}" for s in seconds)} s | 600 s |
-| peak memory (whole tree) | {statistics.median(peaks):.0f} MB | {", ".join(f"{p:.0f}" for p in peaks)} MB | 768 MB |
+| peak memory, PSS (whole tree) | {statistics.median(pss):.0f} MB | {", ".join(f"{p:.0f}" for p in pss)} MB | 768 MB |
+| peak memory, RSS summed (whole tree) | {statistics.median(peaks):.0f} MB | {", ".join(f"{p:.0f}" for p in peaks)} MB | |
 | score | {runs[0][2]:.0%} | every test's score identical in all {args.repeats} runs: {"yes" if identical else "NO"} | |
 
 Gradescope gives half a CPU: expect up to twice the wall time there.

@@ -111,8 +111,8 @@ def checkpoint_logits(checkpoint: dict, images: torch.Tensor, labels: torch.Tens
     model = (MANN if checkpoint["model"] == "mann" else BlackBoxLearner)(**checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     model.eval()
-    with torch.no_grad():
-        return torch.cat([model(images[i:i + 250], labels[i:i + 250])[:, -1] for i in range(0, len(images), 250)])
+    with torch.no_grad():  # 50 tasks at a time keep a conv encoder's activations small
+        return torch.cat([model(images[i:i + 50], labels[i:i + 50])[:, -1] for i in range(0, len(images), 50)])
 
 
 def extension_outputs(seed: int, num_classes: int = 5, num_shot: int = 1, query_labels: torch.Tensor | None = None) -> torch.Tensor:
