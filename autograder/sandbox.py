@@ -96,6 +96,7 @@ class Worker:
             "MKL_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
+            "MALLOC_ARENA_MAX": "1",  # one heap: less memory kept back after large temporary tensors
             **self.env,
         }
         self.process = subprocess.Popen(

@@ -48,7 +48,8 @@ def assert_checkpoint_accuracy(impl, impl_root: Path, name: str, num_classes: in
     assert (config.get("num_classes"), config.get("samples_per_class")) == (num_classes, num_shot + 1), \
         f"{name} was trained for {config.get('num_classes')}-way with {config.get('samples_per_class')} samples per class"
     images, labels, targets = grader_tasks(num_classes, num_shot, seed)
-    logits = impl.call(hw1_probes.checkpoint_logits, checkpoint, images, labels, timeout=240)
+    pixels = (images * 255).round().to(torch.uint8)  # exact: the sampler's images are k / 255
+    logits = impl.call(hw1_probes.checkpoint_logits, checkpoint, pixels, labels, timeout=240)
     assert logits.shape == (NUM_TASKS, num_classes, num_classes), f"query logits: expected {(NUM_TASKS, num_classes, num_classes)}, got {tuple(logits.shape)}"
     accuracy = (logits.argmax(-1) == targets).float().mean().item()
     print(f"test accuracy {accuracy:.3f} on {NUM_TASKS} tasks (threshold {threshold})")
