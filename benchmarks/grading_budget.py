@@ -7,7 +7,6 @@ Grades the reference submission with the grader's command, pinned to one core
 tree (grader, pytest, worker) every 50 ms. Writes docs/benchmarks/grading_<hw>.md.
 """
 import argparse
-import os
 import platform
 import statistics
 import subprocess

@@ -8,8 +8,6 @@ Adam 1e-3), reads the extension's run if there is one, and writes
 docs/benchmarks/hw1.md and docs/benchmarks/hw1_grid.png.
 """
 import os
-import platform
-import shutil
 import sys
 from pathlib import Path
 
@@ -34,7 +32,7 @@ def main() -> None:
     lines = [
         "# hw1: reference accuracy on Omniglot",
         "",
-        f"Command: `python benchmarks/hw1_accuracy.py {' '.join(sys.argv[1:])}`".rstrip() + "",
+        f"Command: `python benchmarks/hw1_accuracy.py {' '.join(sys.argv[1:])}`".rstrip(),
         "",
         f"Machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, one thread per run "
         f"(`OMP_NUM_THREADS=1`, another job on the other core). Test accuracy on 2000 tasks of the 423 test "

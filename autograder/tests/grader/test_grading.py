@@ -1,6 +1,5 @@
 import json
 
-import pytest
 
 from autograder.grading import grade, selftest
 from autograder.kit import Kit
