@@ -1,0 +1,1 @@
+"""hw2: optimization-based (MAML) and non-parametric (prototypical networks) meta-learning."""

@@ -1,0 +1,218 @@
+"""Meta-train and test MAML or prototypical networks on Omniglot.
+
+    python hw2/main.py --method protonet                                   # 5-way 1-shot
+    python hw2/main.py --method maml --num_inner_steps 1 --inner_lr 0.4
+    python hw2/main.py --method maml --learn_inner_lrs                     # meta-learn the inner rates too
+    python hw2/main.py --method protonet --test                            # 600 test tasks, 95% interval
+
+Every ``--log_interval`` steps it appends the training loss and accuracies to
+``runs/hw2/<name>/log.csv``; every ``--val_interval`` steps it measures the
+accuracy on validation tasks and redraws ``runs/hw2/<name>/accuracy.png``.
+The ``seconds`` column counts training time only. At the end it tests on
+``--num_test_tasks`` tasks of the test characters and saves
+``hw2/checkpoints/<name>.pt``, the file to submit. ``--save_interval`` also
+keeps ``runs/hw2/<name>/step<N>.pt`` along the way, which ``--test
+--checkpoint_step N`` evaluates.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # so that `python hw2/main.py` finds the kit
+
+import torch
+from torch import nn
+from tqdm import trange
+
+from common.evaluation import accuracy, mean_and_interval
+from common.training import CsvLog, pick_device, plot_curves, seed_everything
+from data.episodes import EpisodeSampler, split_support_query
+from data.omniglot import OmniglotError, load_omniglot
+from data.splits import PROTOCOLS, character_split
+from hw2.maml import MAML
+from hw2.protonet import ProtoNet
+
+CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+
+
+def build_learner(method: str, config: dict) -> nn.Module:
+    """``method`` is "maml" or "protonet"; ``config`` holds the constructor's arguments."""
+    return MAML(**config) if method == "maml" else ProtoNet(**config)
+
+
+class TaskSource:
+    """Batches of N-way K-shot tasks of one split, as (support, support_labels, query, query_labels)."""
+
+    def __init__(self, split: str, protocol: str, num_way: int, num_support: int, num_query: int, seed: int,
+                 device: torch.device):
+        omniglot = load_omniglot()
+        self.sampler = EpisodeSampler(omniglot, character_split(split, protocol), num_way, num_support, num_query, seed)
+        self.num_support = num_support
+        self.generator = torch.Generator().manual_seed(seed)
+        self.device = device
+
+    def sample(self, batch_size: int) -> tuple[torch.Tensor, ...]:
+        images = self.sampler.sample(batch_size)
+        return tuple(t.to(self.device) for t in split_support_query(images, self.num_support, self.generator))
+
+
+def evaluate(learner: nn.Module, tasks: TaskSource, num_tasks: int) -> list[float]:
+    """Query accuracy of each of ``num_tasks`` tasks."""
+    learner.eval()
+    accuracies = []
+    for start in range(0, num_tasks, 25):
+        support, support_labels, query, query_labels = tasks.sample(min(25, num_tasks - start))
+        for task in range(len(support)):
+            logits = learner.predict(support[task], support_labels[task], query[task])
+            accuracies.append(accuracy(logits, query_labels[task]))
+    learner.train()
+    return accuracies
+
+
+def save_checkpoint(path: Path, args: argparse.Namespace, config: dict, learner: nn.Module, step: int,
+                    train_seconds: float, **extra) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().cpu() for name, tensor in learner.state_dict().items()}
+    torch.save({"method": args.method, "config": config, "state_dict": state, "step": step,
+                "train_seconds": train_seconds, "num_way": args.num_way, "num_support": args.num_support,
+                "protocol": args.protocol, "args": {k: str(v) for k, v in vars(args).items()}, **extra}, path)
+
+
+def load_checkpoint(path: Path, device: torch.device) -> tuple[dict, nn.Module]:
+    if not path.is_file():
+        raise SystemExit(f"error: no checkpoint {path}; train first (see the handout)")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    learner = build_learner(checkpoint["method"], checkpoint["config"])
+    learner.load_state_dict(checkpoint["state_dict"])
+    return checkpoint, learner.to(device)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--method", choices=["maml", "protonet"], required=True)
+    parser.add_argument("--num_way", type=int, default=5, help="N, classes per task")
+    parser.add_argument("--num_support", type=int, default=1, help="K, support images per class")
+    parser.add_argument("--num_query", type=int, default=15, help="query images per class")
+    parser.add_argument("--train_way", type=int, default=None,
+                        help="classes per training task (default: --num_way; prototypical networks gain from more)")
+    parser.add_argument("--num_inner_steps", type=int, default=1, help="MAML: inner gradient steps")
+    parser.add_argument("--inner_lr", type=float, default=0.4, help="MAML: inner learning rate")
+    parser.add_argument("--learn_inner_lrs", action="store_true", help="MAML: meta-learn one inner rate per tensor")
+    parser.add_argument("--first_order", action="store_true", help="MAML: drop the second-order terms")
+    parser.add_argument("--outer_lr", "--learning_rate", type=float, default=1e-3, help="Adam's learning rate")
+    parser.add_argument("--lr_schedule", choices=["constant", "cosine"], default="constant",
+                        help="cosine: decay the learning rate to zero over the training run")
+    parser.add_argument("--batch_size", type=int, default=16, help="tasks per outer step")
+    parser.add_argument("--num_train_iterations", type=int, default=15_000, help="outer steps")
+    parser.add_argument("--time_limit", type=float, default=None, help="stop after this many minutes of training")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="cs330",
+                        help="cs330: CS330's character split; published: rotations as classes, as in the papers")
+    parser.add_argument("--log_interval", type=int, default=10)
+    parser.add_argument("--val_interval", type=int, default=250)
+    parser.add_argument("--num_val_tasks", type=int, default=100)
+    parser.add_argument("--save_interval", type=int, default=0, help="also keep runs/.../step<N>.pt (0: never)")
+    parser.add_argument("--test", action="store_true", help="test a checkpoint instead of training")
+    parser.add_argument("--checkpoint_step", type=int, default=-1,
+                        help="with --test: the step<N>.pt to test (-1: the final checkpoint)")
+    parser.add_argument("--num_test_tasks", type=int, default=600)
+    parser.add_argument("--random_seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    parser.add_argument("--name", default=None, help="run name (default: protonet_K1_N5 and so on)")
+    parser.add_argument("--runs_dir", type=Path, default=Path("runs/hw2"), help="where logs and plots go")
+    parser.add_argument("--checkpoint_dir", type=Path, default=CHECKPOINTS, help="where the final checkpoint goes")
+    args = parser.parse_args(argv)
+    args.name = args.name or f"{args.method}_K{args.num_support}_N{args.num_way}"
+    return args
+
+
+def test(args: argparse.Namespace, device: torch.device) -> float:
+    """Accuracy of a saved checkpoint on ``--num_test_tasks`` test tasks, with its 95% interval."""
+    path = (args.checkpoint_dir / f"{args.name}.pt" if args.checkpoint_step < 0
+            else args.runs_dir / args.name / f"step{args.checkpoint_step}.pt")
+    checkpoint, learner = load_checkpoint(path, device)
+    tasks = TaskSource("test", checkpoint["protocol"], checkpoint["num_way"], checkpoint["num_support"],
+                       args.num_query, seed=10_000 + args.random_seed, device=device)
+    mean, interval = mean_and_interval(evaluate(learner, tasks, args.num_test_tasks))
+    print(f"{path}: test accuracy {mean:.4f} +- {interval:.4f} (95% interval, {args.num_test_tasks} tasks, "
+          f"step {checkpoint['step']}, {checkpoint['train_seconds'] / 60:.1f} min of training)")
+    return mean
+
+
+def train(args: argparse.Namespace, device: torch.device) -> float:
+    config = ({"num_way": args.train_way or args.num_way, "num_inner_steps": args.num_inner_steps,
+               "inner_lr": args.inner_lr, "learn_inner_lrs": args.learn_inner_lrs, "first_order": args.first_order}
+              if args.method == "maml" else {})
+    if args.method == "maml" and args.train_way not in (None, args.num_way):
+        raise SystemExit("error: MAML's output layer has num_way classes: --train_way must equal --num_way")
+    learner = build_learner(args.method, config).to(device)
+    optimizer = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad], lr=args.outer_lr)
+    schedule = (torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / args.num_train_iterations)))
+                if args.lr_schedule == "cosine" else None)
+    train_tasks = TaskSource("train", args.protocol, args.train_way or args.num_way, args.num_support, args.num_query,
+                             seed=args.random_seed, device=device)
+    val_tasks = TaskSource("val", args.protocol, args.num_way, args.num_support, args.num_query,
+                           seed=1_000 + args.random_seed, device=device)
+    log = CsvLog(args.runs_dir / args.name / "log.csv")
+    print(f"{args.name}: {sum(p.numel() for p in learner.parameters()):,} parameters on {device}")
+
+    train_seconds, val_accuracy = 0.0, float("nan")
+    progress = trange(1, args.num_train_iterations + 1, desc=args.name, unit="step")
+    for step in progress:
+        start = time.perf_counter()
+        task_batch = train_tasks.sample(args.batch_size)
+        if args.method == "maml":
+            loss, support_accuracies, query_accuracy = learner.outer_step(task_batch, train=True)
+            support_accuracy = support_accuracies[-1]
+        else:
+            loss, support_accuracy, query_accuracy = learner.step(task_batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if schedule is not None:
+            schedule.step()
+        train_seconds += time.perf_counter() - start
+        if step % args.val_interval == 0 or step == args.num_train_iterations:
+            val_accuracy = sum(evaluate(learner, val_tasks, args.num_val_tasks)) / args.num_val_tasks
+        if step % args.log_interval == 0 or step % args.val_interval == 0:
+            log.write(step=step, seconds=round(train_seconds, 2), loss=round(loss.item(), 5),
+                      support_accuracy=round(support_accuracy, 4), query_accuracy=round(query_accuracy, 4),
+                      val_accuracy=round(val_accuracy, 4) if step % args.val_interval == 0 else "")
+            progress.set_postfix(loss=f"{loss.item():.3f}", query_acc=f"{query_accuracy:.3f}", val_acc=f"{val_accuracy:.3f}")
+        if step % args.val_interval == 0:
+            validated = [row for row in log.rows if row["val_accuracy"] != ""]
+            plot_curves(log.path.with_name("accuracy.png"), [row["step"] for row in validated],
+                        {"validation (query, after adaptation)": [row["val_accuracy"] for row in validated]},
+                        "outer step", "accuracy", f"{args.name}: {args.num_way}-way {args.num_support}-shot")
+        if args.save_interval and step % args.save_interval == 0:
+            save_checkpoint(args.runs_dir / args.name / f"step{step}.pt", args, config, learner, step, train_seconds)
+        if args.time_limit is not None and train_seconds > 60 * args.time_limit:
+            print(f"{args.name}: time limit of {args.time_limit} min reached at step {step}")
+            break
+
+    test_tasks = TaskSource("test", args.protocol, args.num_way, args.num_support, args.num_query,
+                            seed=10_000 + args.random_seed, device=device)
+    mean, interval = mean_and_interval(evaluate(learner, test_tasks, args.num_test_tasks))
+    path = args.checkpoint_dir / f"{args.name}.pt"
+    save_checkpoint(path, args, config, learner, step, train_seconds,
+                    test_accuracy=mean, test_interval=interval)
+    print(f"{args.name}: test accuracy {mean:.4f} +- {interval:.4f} on {args.num_test_tasks} tasks "
+          f"after {train_seconds / 60:.1f} min of training; checkpoint {path}")
+    return mean
+
+
+def main(argv=None) -> float:
+    args = parse_args(argv)
+    seed_everything(args.random_seed)
+    device = pick_device(args.device)
+    return test(args, device) if args.test else train(args, device)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except OmniglotError as error:  # no data yet: say which command prepares it
+        sys.exit(f"error: {error}")

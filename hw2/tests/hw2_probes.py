@@ -1,0 +1,137 @@
+"""Probes of hw2: they run in the worker, call your code on seeded inputs and return tensors."""
+import torch
+import torch.nn.functional as F
+
+
+def seeded_tasks(seed: int, num_way: int, num_support: int, num_query: int, batch_size: int = 2):
+    """Random images in the layout of a task batch: support in class order, query shuffled."""
+    generator = torch.Generator().manual_seed(seed)
+    support = torch.rand(batch_size, num_way * num_support, 1, 28, 28, generator=generator)
+    query = torch.rand(batch_size, num_way * num_query, 1, 28, 28, generator=generator)
+    support_labels = torch.arange(num_way).repeat_interleave(num_support).repeat(batch_size, 1)
+    query_labels = torch.stack([torch.arange(num_way).repeat_interleave(num_query)[torch.randperm(num_way * num_query, generator=generator)]
+                                for _ in range(batch_size)])
+    return support, support_labels, query, query_labels
+
+
+def seeded_maml(seed: int, num_way: int, num_inner_steps: int, inner_lr: float = 0.4, learn_inner_lrs: bool = False,
+                first_order: bool = False):
+    from hw2.maml import MAML
+
+    torch.manual_seed(seed)
+    return MAML(num_way, num_inner_steps, inner_lr, learn_inner_lrs, first_order)
+
+
+def maml_adapt(seed: int, num_way: int = 3, num_support: int = 2, num_inner_steps: int = 1, train: bool = True,
+               inner_lr: float = 0.4) -> dict:
+    """Adapted parameters and support accuracies of a seeded MAML on one seeded task."""
+    model = seeded_maml(seed, num_way, num_inner_steps, inner_lr)
+    before = {name: tensor.detach().clone() for name, tensor in model.network.named_parameters()}
+    support, support_labels, _, _ = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    parameters, accuracies = model.adapt(support[0], support_labels[0], train=train)
+    unchanged = all(torch.equal(before[name], tensor) for name, tensor in model.network.named_parameters())
+    return {"parameters": {name: tensor.detach() for name, tensor in parameters.items()},
+            "keeps_graph": {name: tensor.requires_grad for name, tensor in parameters.items()},
+            "accuracies": torch.tensor(accuracies), "meta_parameters_unchanged": unchanged}
+
+
+def one_sgd_step(seed: int, num_way: int = 3, num_support: int = 2, inner_lr: float = 0.4) -> dict:
+    """What one inner step must give, computed here from the provided network alone."""
+    model = seeded_maml(seed, num_way, 1, inner_lr)
+    support, support_labels, _, _ = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    loss = F.cross_entropy(model.network(support[0]), support_labels[0])
+    names, tensors = zip(*model.network.named_parameters())
+    gradients = torch.autograd.grad(loss, tensors)
+    return {name: (tensor - inner_lr * gradient).detach() for name, tensor, gradient in zip(names, tensors, gradients)}
+
+
+def maml_outer_step(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_inner_steps: int = 1,
+                    first_order: bool = False, learn_inner_lrs: bool = False, train: bool = True) -> dict:
+    """Loss, accuracies and meta-gradients of a seeded MAML on a seeded batch of two tasks."""
+    model = seeded_maml(seed, num_way, num_inner_steps, learn_inner_lrs=learn_inner_lrs, first_order=first_order)
+    loss, support_accuracies, query_accuracy = model.outer_step(seeded_tasks(seed, num_way, num_support, num_query), train=train)
+    gradients = {}
+    if train:
+        loss.backward()
+        gradients = {name: p.grad for name, p in model.named_parameters() if p.requires_grad}
+    return {"loss": loss.detach(), "support_accuracies": torch.tensor(support_accuracies),
+            "query_accuracy": torch.tensor(query_accuracy), "gradients": gradients,
+            "inner_lr_requires_grad": {name: p.requires_grad for name, p in model.inner_lrs.items()}}
+
+
+def first_order_gradient(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2) -> dict:
+    """First-order MAML's meta-gradient, computed here: the query gradient at the adapted (detached) parameters."""
+    model = seeded_maml(seed, num_way, 1)
+    support, support_labels, query, query_labels = seeded_tasks(seed, num_way, num_support, num_query)
+    total = {name: torch.zeros_like(p) for name, p in model.network.named_parameters()}
+    for task in range(len(support)):
+        loss = F.cross_entropy(model.network(support[task]), support_labels[task])
+        names, tensors = zip(*model.network.named_parameters())
+        gradients = torch.autograd.grad(loss, tensors)
+        adapted = {name: (t - 0.4 * g).detach().requires_grad_() for name, t, g in zip(names, tensors, gradients)}
+        query_loss = F.cross_entropy(model.network(query[task], adapted), query_labels[task])
+        for name, gradient in zip(adapted, torch.autograd.grad(query_loss, list(adapted.values()))):
+            total[name] += gradient / len(support)
+    return {f"network.{name}": gradient for name, gradient in total.items()}
+
+
+def prototype_logits(support_features, support_labels, query_features, num_way: int) -> dict:
+    """Logits and their gradients with respect to both sets of features."""
+    from hw2.protonet import prototype_logits as logits_of
+
+    support_features = support_features.clone().requires_grad_(True)
+    query_features = query_features.clone().requires_grad_(True)
+    logits = logits_of(support_features, support_labels, query_features, num_way)
+    weights = torch.linspace(-1, 1, logits.numel()).view(logits.shape)  # a generic direction, not just the sum
+    (logits * weights).sum().backward()
+    return {"logits": logits.detach(), "support_gradient": support_features.grad, "query_gradient": query_features.grad}
+
+
+def protonet_step(seed: int, num_way: int = 3, num_support: int = 2, num_query: int = 2) -> dict:
+    """Loss, accuracies and gradients of a seeded ProtoNet on a seeded batch of two tasks."""
+    from hw2.protonet import ProtoNet
+
+    torch.manual_seed(seed)
+    model = ProtoNet()
+    loss, support_accuracy, query_accuracy = model.step(seeded_tasks(seed, num_way, num_support, num_query))
+    loss.backward()
+    return {"loss": loss.detach(), "support_accuracy": torch.tensor(support_accuracy),
+            "query_accuracy": torch.tensor(query_accuracy),
+            "gradients": {name: p.grad for name, p in model.named_parameters()}}
+
+
+def short_training(method: str, steps: int, batch_size: int, seed: int = 0) -> torch.Tensor:
+    """Query accuracies of a small meta-training run on real Omniglot, 5-way 1-shot, 5 queries per class."""
+    from data.episodes import EpisodeSampler, split_support_query
+    from data.omniglot import load_omniglot
+    from data.splits import character_split
+    from hw2.maml import MAML
+    from hw2.protonet import ProtoNet
+
+    torch.manual_seed(seed)
+    sampler = EpisodeSampler(load_omniglot(), character_split("train"), 5, 1, 5, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = MAML(5, 1, 0.4, first_order=True) if method == "maml" else ProtoNet()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3 if method == "maml" else 1e-3)
+    accuracies = []
+    for _ in range(steps):
+        batch = split_support_query(sampler.sample(batch_size), 1, generator)
+        loss, _, query_accuracy = model.outer_step(batch, train=True) if method == "maml" else model.step(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        accuracies.append(query_accuracy)
+    return torch.tensor(accuracies)
+
+
+def checkpoint_logits(checkpoint: dict, support: torch.Tensor, support_labels: torch.Tensor,
+                      query: torch.Tensor) -> torch.Tensor:
+    """Query logits [B, M, N] of the submitted learner; support and query are uint8 [B, _, 1, 28, 28] (ink = 255)."""
+    from hw2.maml import MAML
+    from hw2.protonet import ProtoNet
+
+    learner = (MAML if checkpoint["method"] == "maml" else ProtoNet)(**checkpoint["config"])
+    learner.load_state_dict(checkpoint["state_dict"])
+    learner.eval()
+    return torch.stack([learner.predict(support[task].float() / 255, support_labels[task], query[task].float() / 255)
+                        for task in range(len(support))])

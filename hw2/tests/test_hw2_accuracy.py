@@ -1,0 +1,71 @@
+"""Accuracy of your trained checkpoints, measured on test tasks that the tests sample themselves.
+
+Train with ``python hw2/main.py`` (see the handout); it writes the checkpoints
+to ``hw2/checkpoints/``. The learner sees the support images with their labels
+and the query images without theirs; the query labels stay on this side.
+"""
+from pathlib import Path
+
+import torch
+from gradescope_utils.autograder_utils.decorators import number, weight
+
+import hw2_probes
+from data.episodes import EpisodeSampler, split_support_query
+from data.omniglot import load_omniglot
+from data.splits import character_split
+
+NUM_TASKS = 300
+NUM_QUERY = 5  # per class
+# Thresholds: the reference's test accuracy (docs/benchmarks/hw2_time_to_accuracy.md) less a margin.
+THRESHOLDS = {"protonet": 0.96, "maml": 0.93}
+
+
+def grader_tasks(num_way: int, num_support: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """Test tasks: support uint8 [B, N*K, 1, 28, 28], support labels, query uint8 [B, N*Q, ...], query labels."""
+    sampler = EpisodeSampler(load_omniglot(), character_split("test"), num_way, num_support, NUM_QUERY, seed=20_000 + seed)
+    support, support_labels, query, query_labels = split_support_query(
+        sampler.sample(NUM_TASKS), num_support, torch.Generator().manual_seed(seed))
+    return as_pixels(support), support_labels, as_pixels(query), query_labels
+
+
+def as_pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images, a quarter of the bytes through the pipe; exact, since the sampler's images are k / 255."""
+    return (images * 255).round().to(torch.uint8)
+
+
+def assert_checkpoint_accuracy(impl, impl_root: Path, method: str, num_way: int, num_support: int, seed: int) -> None:
+    """Load the checkpoint here, let the submitted learner classify the grader's tasks, score it here."""
+    name = f"{method}_K{num_support}_N{num_way}.pt"
+    path = impl_root / "hw2" / "checkpoints" / name
+    assert path.is_file(), f"hw2/checkpoints/{name} is missing: train it (see the handout) and submit it"
+    try:
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:
+        raise AssertionError(f"{name} is not a checkpoint written by hw2/main.py ({error})") from None
+    assert isinstance(checkpoint, dict) and {"method", "config", "state_dict"} <= set(checkpoint), \
+        f"{name} lacks method, config or state_dict: save it with hw2/main.py"
+    assert checkpoint["method"] == method, f"{name} holds a {checkpoint['method']!r} learner, not {method!r}"
+    trained = (checkpoint.get("num_way"), checkpoint.get("num_support"))
+    assert trained == (num_way, num_support), f"{name} was trained for {trained[0]}-way {trained[1]}-shot"
+    support, support_labels, query, query_labels = grader_tasks(num_way, num_support, seed)
+    logits = impl.call(hw2_probes.checkpoint_logits, checkpoint, support, support_labels, query, timeout=240)
+    expected = (NUM_TASKS, num_way * NUM_QUERY, num_way)
+    assert logits.shape == expected, f"query logits: expected {expected}, got {tuple(logits.shape)}"
+    accuracy = (logits.argmax(-1) == query_labels).float().mean().item()
+    threshold = THRESHOLDS[method]
+    print(f"test accuracy {accuracy:.4f} on {NUM_TASKS} tasks (threshold {threshold})")
+    assert accuracy >= threshold, f"test accuracy {accuracy:.4f} is below {threshold}"
+
+
+@weight(4)
+@number("3.1")
+def test_protonet_5way_1shot_accuracy(impl, impl_root, grader_seed):
+    """protonet_K1_N5.pt: 5-way 1-shot test accuracy"""
+    assert_checkpoint_accuracy(impl, impl_root, "protonet", 5, 1, grader_seed)
+
+
+@weight(4)
+@number("3.2")
+def test_maml_5way_1shot_accuracy(impl, impl_root, grader_seed):
+    """maml_K1_N5.pt: 5-way 1-shot test accuracy"""
+    assert_checkpoint_accuracy(impl, impl_root, "maml", 5, 1, grader_seed)

@@ -1,0 +1,100 @@
+"""Public tests of hw2/maml.py: the inner loop, the meta-gradient, and that MAML learns."""
+import torch
+from gradescope_utils.autograder_utils.decorators import number, weight
+
+import hw2_probes
+
+
+@weight(1)
+@number("1.1")
+def test_adapt_returns_parameters_of_the_network_shapes(impl):
+    """adapt returns one tensor per network parameter, with its shape, and num_inner_steps + 1 accuracies"""
+    got = impl.call(hw2_probes.maml_adapt, seed=0, num_inner_steps=2)
+    expected = impl.call(hw2_probes.one_sgd_step, seed=0)
+    assert set(got["parameters"]) == set(expected), \
+        f"expected the names {sorted(expected)}, got {sorted(got['parameters'])}"
+    for name, tensor in expected.items():
+        assert got["parameters"][name].shape == tensor.shape, \
+            f"{name}: expected shape {tuple(tensor.shape)}, got {tuple(got['parameters'][name].shape)}"
+    assert got["accuracies"].shape == (3,), f"expected 3 accuracies for 2 inner steps, got {got['accuracies'].tolist()}"
+
+
+@weight(2)
+@number("1.2")
+def test_one_inner_step_is_a_gradient_step_on_the_support_loss(impl):
+    """one inner step gives parameters - inner_lr * gradient of the support cross-entropy"""
+    for inner_lr in (0.4, 0.1):
+        got = impl.call(hw2_probes.maml_adapt, seed=1, num_inner_steps=1, inner_lr=inner_lr)["parameters"]
+        expected = impl.call(hw2_probes.one_sgd_step, seed=1, inner_lr=inner_lr)
+        for name, tensor in expected.items():
+            torch.testing.assert_close(got[name], tensor, rtol=1e-4, atol=1e-6,
+                                       msg=f"{name} after one inner step (inner_lr={inner_lr})")
+
+
+@weight(1)
+@number("1.3")
+def test_inner_loop_leaves_the_meta_parameters_untouched(impl):
+    """adapt builds new tensors; the meta-parameters are not modified in place"""
+    for train in (True, False):
+        got = impl.call(hw2_probes.maml_adapt, seed=2, num_inner_steps=3, train=train)
+        assert got["meta_parameters_unchanged"], f"adapt(train={train}) changed the network's own parameters"
+    trained = impl.call(hw2_probes.maml_adapt, seed=2, num_inner_steps=1, train=True)
+    assert all(trained["keeps_graph"].values()), \
+        "with train=True the adapted parameters must stay differentiable functions of the meta-parameters"
+
+
+@weight(2)
+@number("1.4")
+def test_first_order_option_gives_the_first_order_gradient(impl):
+    """first_order=True: the meta-gradient is the query gradient at the adapted parameters"""
+    got = impl.call(hw2_probes.maml_outer_step, seed=3, first_order=True)["gradients"]
+    expected = impl.call(hw2_probes.first_order_gradient, seed=3)
+    for name, gradient in expected.items():
+        assert got.get(name) is not None, f"{name} received no meta-gradient"
+        torch.testing.assert_close(got[name], gradient, rtol=1e-3, atol=1e-6, msg=f"first-order meta-gradient of {name}")
+
+
+@weight(2)
+@number("1.5")
+def test_second_order_terms_are_in_the_meta_gradient(impl):
+    """by default the meta-gradient differentiates through the inner gradient (second-order terms)"""
+    second = impl.call(hw2_probes.maml_outer_step, seed=3)["gradients"]
+    first = impl.call(hw2_probes.first_order_gradient, seed=3)
+    differences = {name: (second[name] - first[name]).abs().max().item() for name in first if second.get(name) is not None}
+    assert len(differences) == len(first), "some meta-parameters received no meta-gradient"
+    assert max(differences.values()) > 1e-4, \
+        "the meta-gradient equals the first-order one: use create_graph=True when training (and not first_order)"
+
+
+@weight(1)
+@number("1.6")
+def test_learned_inner_rates_receive_gradients(impl):
+    """with learn_inner_lrs, every inner learning rate receives a meta-gradient; without, none is trainable"""
+    learned = impl.call(hw2_probes.maml_outer_step, seed=4, learn_inner_lrs=True)
+    rates = {name: g for name, g in learned["gradients"].items() if name.startswith("inner_lrs.")}
+    assert len(rates) == len(learned["inner_lr_requires_grad"]), "every inner learning rate should be trainable"
+    for name, gradient in rates.items():
+        assert gradient is not None and gradient.abs() > 0, f"{name} received no gradient: use self.inner_lrs[name]"
+    fixed = impl.call(hw2_probes.maml_outer_step, seed=4)
+    assert not any(fixed["inner_lr_requires_grad"].values()), "inner learning rates must stay fixed by default"
+
+
+@weight(1)
+@number("1.7")
+def test_outer_step_reports_accuracies(impl):
+    """outer_step returns a scalar loss, num_inner_steps + 1 support accuracies and a query accuracy in [0, 1]"""
+    got = impl.call(hw2_probes.maml_outer_step, seed=5, num_inner_steps=2, train=False)
+    assert got["loss"].shape == (), f"the loss should be a scalar, got shape {tuple(got['loss'].shape)}"
+    assert got["support_accuracies"].shape == (3,), f"expected 3 support accuracies, got {got['support_accuracies'].tolist()}"
+    values = torch.cat([got["support_accuracies"], got["query_accuracy"].view(1)])
+    assert ((values >= 0) & (values <= 1)).all(), f"accuracies must lie in [0, 1], got {values.tolist()}"
+
+
+@weight(2)
+@number("1.8")
+def test_short_maml_training_on_omniglot_learns(impl):
+    """150 first-order MAML steps on real Omniglot raise the query accuracy after adaptation (5-way 1-shot)"""
+    accuracies = impl.call(hw2_probes.short_training, "maml", steps=150, batch_size=4, timeout=300)
+    start, end = accuracies[:20].mean().item(), accuracies[-20:].mean().item()
+    print(f"query accuracy: first 20 steps {start:.3f}, last 20 steps {end:.3f}")
+    assert end > start + 0.15, f"the query accuracy went from {start:.3f} to {end:.3f}; it should rise by 0.15"
