@@ -34,8 +34,9 @@ class ConvNet(nn.Module):
     """
 
     def __init__(self, num_outputs: int | None, pooling: str = "max", channels: int = 64, in_channels: int = 1,
-                 image_size: int = 28):
+                 image_size: int = 28, memory_format: torch.memory_format = torch.channels_last):
         super().__init__()
+        self.memory_format = memory_format
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         self.pooling = pooling
@@ -67,7 +68,7 @@ class ConvNet(nn.Module):
             float [M, num_outputs] (logits), or [M, feature_dim] without a head.
         """
         parameters = dict(self.named_parameters()) if parameters is None else parameters
-        x = images.contiguous(memory_format=torch.channels_last)
+        x = images.contiguous(memory_format=self.memory_format)
         stride = 2 if self.pooling == "stride" else 1
         for block in range(4):
             x = F.conv2d(x, parameters[f"conv{block}_weight"], parameters[f"conv{block}_bias"], stride, padding=1)

@@ -1,4 +1,4 @@
-"""Wrong hw1 solutions lose the points they should: each mutant of the reference fails its tests.
+"""Wrong solutions lose the points they should: each mutant of the reference fails its tests.
 
 These grade real submissions on real Omniglot (``python -m data.omniglot`` first).
 """
@@ -11,46 +11,54 @@ from autograder.kit import Kit
 
 KIT = Kit()
 
-# (file, reference text, mutant text, tests that must fail)
+# (homework, what is wrong) -> (file, reference text, mutant text, tests that must fail)
 MUTANTS = {
-    "query row in class order": (
+    ("hw1", "query row in class order"): (
         "episodes.py", "    images[:, -1] = images[tasks, -1, order]\n    labels[:, -1] = labels[tasks, -1, order]\n", "",
         {"1.4"}),
-    "query labels shown to the model": (
+    ("hw1", "query labels shown to the model"): (
         "mann.py", "visible = torch.cat([labels[:, :-1], torch.zeros_like(labels[:, -1:])], dim=1)", "visible = labels",
         {"2.2", "2.5"}),
-    "loss over every row": (
+    ("hw1", "loss over every row"): (
         "mann.py", "query_logits = logits[:, -1].reshape(-1, num_classes)\n    query_targets = labels[:, -1]",
         "query_logits = logits.reshape(-1, num_classes)\n    query_targets = labels", {"2.3", "2.7"}),
-    "loss summed, not averaged": (
+    ("hw1", "loss summed, not averaged"): (
         "mann.py", "return F.cross_entropy(query_logits, query_targets)",
         "return F.cross_entropy(query_logits, query_targets, reduction='sum')", {"2.3", "2.6", "2.7"}),
-    "characters may repeat in a task": (
+    ("hw1", "characters may repeat in a task"): (
         "episodes.py", "argsort(dim=1)[:, :num_classes]", "argsort(dim=1)[:, :1].repeat(1, num_classes)", {"1.3"}),
+    ("hw2", "inner loop always first order"): (
+        "maml.py", "create_graph=train and not self.first_order", "create_graph=False", {"1.5", "1.10"}),
+    ("hw2", "inner step ignores the inner learning rates"): (
+        "maml.py", "tensor - self.inner_lrs[name] * gradient", "tensor - 0.4 * gradient", {"1.2", "1.6", "1.10"}),
+    ("hw2", "distances not squared"): (
+        "protonet.py", ".square().sum(-1)", ".square().sum(-1).sqrt()", {"2.1", "2.5", "2.6"}),
+    ("hw2", "prototypes summed, not averaged"): (
+        "protonet.py", " / one_hot.sum(0).unsqueeze(1)", "", {"2.1", "2.5", "2.6"}),
 }
 
 
-@pytest.mark.parametrize("mutant", sorted(MUTANTS))
-def test_mutant_loses_the_points_of_the_tests_that_target_it(mutant, tmp_path):
-    filename, original, replacement, must_fail = MUTANTS[mutant]
-    submission = tmp_path / "hw1"
-    shutil.copytree(KIT.solution_dir("hw1"), submission, ignore=shutil.ignore_patterns("checkpoints", "__pycache__"))
+@pytest.mark.parametrize(("hw", "mutant"), sorted(MUTANTS))
+def test_mutant_loses_the_points_of_the_tests_that_target_it(hw, mutant, tmp_path):
+    filename, original, replacement, must_fail = MUTANTS[hw, mutant]
+    submission = tmp_path / hw
+    shutil.copytree(KIT.solution_dir(hw), submission, ignore=shutil.ignore_patterns("checkpoints", "__pycache__"))
     source = (submission / filename).read_text()
     assert original in source, f"the reference changed: update the mutant {mutant!r}"
     (submission / filename).write_text(source.replace(original, replacement))
-    selection = " or ".join(f"test_{name}" for name in _test_names(must_fail))
-    results = grade(KIT, "hw1", tmp_path, extra_pytest_args=["-k", selection])
+    selection = " or ".join(f"test_{name}" for name in _test_names(hw, must_fail))
+    results = grade(KIT, hw, tmp_path, extra_pytest_args=["-k", selection])
     scores = {test["number"]: test["score"] for test in results["tests"]}
     assert set(scores) == must_fail, f"expected to run {must_fail}, ran {set(scores)}: {results['output']}"
     assert all(score == 0 for score in scores.values()), f"{mutant}: {scores}"
 
 
-def _test_names(numbers: set[str]) -> list[str]:
-    """Test function names (without test_) of the hw1 tests with these numbers."""
+def _test_names(hw: str, numbers: set[str]) -> list[str]:
+    """Test function names (without test_) of the homework's tests with these numbers."""
     import ast
 
     names = []
-    for folder in (KIT.public_tests("hw1"), KIT.hidden_tests("hw1")):
+    for folder in (KIT.public_tests(hw), KIT.hidden_tests(hw)):
         for path in folder.glob("test_*.py"):
             for node in ast.parse(path.read_text()).body:
                 if isinstance(node, ast.FunctionDef):
