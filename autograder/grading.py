@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from autograder.kit import Kit
-from autograder.sandbox import Identity
+from autograder.sandbox import LEAN_MALLOC, Identity
 from autograder.results import failed_results, gradescope_results, summary, validate
 
 MAX_CHECKPOINT_MB = 50
@@ -81,10 +81,15 @@ def build_impl_tree(kit: Kit, hw: str, submission: Path, workdir: Path) -> tuple
     return impl_root, notes
 
 
+# The kit's code that homework modules import, which the worker must be able to read.
+SHARED_PACKAGES = ("data", "common")
+
+
 def support_tree(kit: Kit, workdir: Path) -> Path:
-    """A readable copy of the shared ``data`` code, for a worker that cannot read the kit."""
+    """A readable copy of the shared ``data`` and ``common`` code, for a worker that cannot read the kit."""
     support = workdir / "support"
-    shutil.copytree(PACKAGE_ROOT / "data", support / "data", ignore=shutil.ignore_patterns("cache", "__pycache__"))
+    for package in SHARED_PACKAGES:
+        shutil.copytree(PACKAGE_ROOT / package, support / package, ignore=shutil.ignore_patterns("cache", "__pycache__"))
     return support
 
 
@@ -143,7 +148,7 @@ def run_tests(kit: Kit, hw: str, impl_root: Path, workdir: Path, seed: int, supp
         command += ["--sandbox-user", identity]
     command += list(extra_pytest_args)
     log_path = workdir / "pytest.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, **LEAN_MALLOC, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
     with open(log_path, "wb") as log:
         try:
             subprocess.run(command, cwd=kit.root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -166,7 +166,7 @@ def gradescope_files(kit: Kit, hw: str) -> list[tuple[Path, Path]]:
     """What the autograder of one homework needs: (source, path in the zip)."""
     files = [(kit.root / name, Path(name)) for name in ["requirements.txt", "pytest.ini", "conftest.py", "LICENSE"]
              if (kit.root / name).is_file()]
-    files += _tree(PACKAGE_ROOT, "data")
+    files += _tree(PACKAGE_ROOT, "data") + _tree(PACKAGE_ROOT, "common")
     files += [(path, relative) for path, relative in _tree(PACKAGE_ROOT, "autograder")
               if relative.parts[1] not in {"solutions", "tests"}]  # the grader's code
     files += _tree(kit.root, f"autograder/solutions/{hw}") + _tree(kit.root, f"autograder/tests/{hw}")
