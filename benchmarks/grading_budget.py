@@ -1,9 +1,9 @@
 """Time and memory of grading one homework, against Gradescope's defaults (10 min, 768 MB, no GPU).
 
-    python benchmarks/grading_budget.py hw1 [--repeats 10]
+    python benchmarks/grading_budget.py hw1 [--repeats 10] [--core 0]
 
 Grades the reference submission with the grader's command, pinned to one core
-(``taskset -c 0``), while a poller sums the resident memory of the whole process
+(``taskset -c CORE``), while a poller sums the resident memory of the whole process
 tree (grader, pytest, worker) every 50 ms. Writes docs/benchmarks/grading_<hw>.md.
 """
 import argparse
@@ -45,11 +45,11 @@ def tree_memory_mb(pid: int) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
-def grade_once(hw: str) -> tuple[float, float, float, tuple, float]:
+def grade_once(hw: str, core: int) -> tuple[float, float, float, tuple, float]:
     """(wall seconds, peak RSS MB, score fraction, every test's score, peak PSS MB) of one grading run."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
-        command = ["taskset", "-c", "0", sys.executable, "-m", "autograder", "grade", hw,
+        command = ["taskset", "-c", str(core), sys.executable, "-m", "autograder", "grade", hw,
                    "--submission", str(ROOT / "autograder" / "solutions" / hw), "--out", str(out)]
         start = time.monotonic()
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -71,8 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("homework")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--core", type=int, default=0, help="the one CPU core to grade on")
     args = parser.parse_args()
-    runs = [grade_once(args.homework) for _ in range(args.repeats)]
+    runs = [grade_once(args.homework, args.core) for _ in range(args.repeats)]
     seconds = [r[0] for r in runs]
     peaks = [r[1] for r in runs]
     pss = [r[4] for r in runs]
@@ -80,9 +81,9 @@ def main() -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     report = f"""# Grading {args.homework}: time and memory
 
-Command: `python benchmarks/grading_budget.py {args.homework} --repeats {args.repeats}`
+Command: `python benchmarks/grading_budget.py {args.homework} --repeats {args.repeats} --core {args.core}`
 
-Machine: {cpu}, pinned to one core (`taskset -c 0`), Python {platform.python_version()}. The reference
+Machine: {cpu}, pinned to one core (`taskset -c {args.core}`), Python {platform.python_version()}. The reference
 submission is graded with all public and hidden tests, checkpoint evaluation included; memory is summed
 over the grader, pytest and the worker, sampled every 50 ms. PSS counts a shared page once, as a
 container's memory limit does; summed RSS counts torch's shared libraries once per process.
