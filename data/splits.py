@@ -6,8 +6,9 @@ Two protocols, both seeded and so the same on every machine:
                then 1100 for training, 100 for validation and 423 for testing.
                No augmentation.
 ``published``  the protocol of the published Omniglot tables (Vinyals et al. 2016;
-               Finn et al. 2017; Snell et al. 2017): 1200 characters for training
-               (here 1100 train + 100 validation) and the other 423 for testing;
+               Finn et al. 2017; Snell et al. 2017): 423 characters for testing, the
+               others for training (the papers train on all 1200; here 1100 train and
+               100 validation);
                each character rotated by 0, 90, 180 and 270 degrees counts as four
                classes, in every split. The characters are drawn with ``seed`` as
                in Finn et al.'s code; Vinyals et al.'s exact lists are not shipped,
