@@ -44,7 +44,7 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def run(name: str, threads: int, main_flags: list[str], num_test_tasks: int, keep: Path | None) -> None:
+def run(name: str, threads: int, main_flags: list[str], num_test_tasks: int, keep: Path | None, note: str) -> None:
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as scratch:
         flags = main_flags + ["--name", name, "--runs_dir", scratch, "--checkpoint_dir", scratch, "--device", "cpu",
@@ -67,7 +67,7 @@ def run(name: str, threads: int, main_flags: list[str], num_test_tasks: int, kee
     OUT.mkdir(parents=True, exist_ok=True)
     record = {"name": name, "command": "python benchmarks/hw2_time_to_accuracy.py " + shlex.join(sys.argv[1:]),
               "threads": threads, "cpus_allowed": sorted(os.sched_getaffinity(0)), "cpu": cpu_name(),
-              "torch": torch.__version__, "num_test_tasks": num_test_tasks, "curve": curve}
+              "torch": torch.__version__, "num_test_tasks": num_test_tasks, "note": note, "curve": curve}
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
@@ -98,7 +98,8 @@ def report() -> None:
     lines += ["", "![test accuracy against minutes of training](hw2_time_to_accuracy.png)", "", "## Runs", ""]
     for record in records:
         lines += [f"- **{record['name']}**: `{record['command']}`",
-                  f"  ({record['cpu']}, CPUs {record['cpus_allowed']}, torch {record['torch']})"]
+                  f"  ({record['cpu']}, CPUs {record['cpus_allowed']}, torch {record['torch']})"
+                  + (f". {record['note'][0].upper()}{record['note'][1:]}." if record.get("note") else "")]
     for target in TARGETS:
         axis.axhline(target, color="grey", linewidth=0.6, linestyle="--")
     axis.set_xlabel("minutes of training")
@@ -120,12 +121,13 @@ def main() -> None:
     one.add_argument("--threads", type=int, default=torch.get_num_threads())
     one.add_argument("--num_test_tasks", type=int, default=600)
     one.add_argument("--keep", type=Path, default=None, help="copy the final checkpoint into this folder")
+    one.add_argument("--note", default="", help="what else the machine was doing, for the report")
     commands.add_parser("report", help="write the table and plot of all runs")
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)  # after --: the flags of hw2/main.py
     args = parser.parse_args(argv[:split])
     if args.command == "run":
-        run(args.name, args.threads, argv[split + 1:], args.num_test_tasks, args.keep)
+        run(args.name, args.threads, argv[split + 1:], args.num_test_tasks, args.keep, args.note)
     else:
         report()
 
