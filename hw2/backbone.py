@@ -14,8 +14,9 @@ not the module's own. One call runs the images of one task; batch norm
 normalises with the statistics of those images (no running averages), as in
 Finn et al.'s code, so a task never sees another task's statistics.
 
-Activations are kept channels-last ([M, H, W, C] in memory): on a CPU the
-convolutions run about 1.3x faster that way (docs/benchmarks/hw2_speed.md).
+Activations are kept channels-last ([M, H, W, C] in memory), the layout that
+oneDNN's CPU convolutions prefer; docs/benchmarks/hw2_speed.md times it against
+the default layout and the other choices we tried.
 """
 from __future__ import annotations
 
