@@ -53,8 +53,11 @@ def run(name: str, threads: int, main_flags: list[str], num_test_tasks: int, kee
         hw2_main.seed_everything(args.random_seed)
         hw2_main.train(args, torch.device("cpu"))
         curve = []
-        for path in sorted(Path(scratch, name).glob("step*.pt"), key=lambda p: int(p.stem[4:])):
+        kept = sorted(Path(scratch, name).glob("step*.pt"), key=lambda p: int(p.stem[4:]))
+        for path in kept + [Path(scratch, f"{name}.pt")]:  # the final checkpoint last: a time limit may stop between saves
             checkpoint, learner = hw2_main.load_checkpoint(path, torch.device("cpu"))
+            if curve and checkpoint["step"] == curve[-1]["step"]:
+                continue
             tasks = hw2_main.TaskSource("test", checkpoint["protocol"], args.num_way, args.num_support, args.num_query,
                                         seed=10_000, device=torch.device("cpu"))
             mean, interval = mean_and_interval(hw2_main.evaluate(learner, tasks, num_test_tasks))
@@ -77,7 +80,7 @@ def report() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json")) if not p.name.startswith("published_")]
     lines = ["# hw2: time to accuracy of the reference", "",
              "Test accuracy on 600 tasks of the test characters (5-way unless the run says otherwise) against",
              "minutes of training on this machine's CPU; validation and testing are not counted.",
