@@ -29,7 +29,7 @@ from autograder.results import failed_results, gradescope_results, summary, vali
 
 MAX_CHECKPOINT_MB = 50
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where the autograder and data packages live
-SANDBOX_USER = "kit-sandbox"  # created when missing; its processes are killed after each worker
+SANDBOX_USER = "kit-sandbox"  # created when missing; its group is the workers' group
 
 
 def grading_budget_seconds() -> float:
@@ -93,17 +93,26 @@ def support_tree(kit: Kit, workdir: Path) -> Path:
     return support
 
 
+# Workers run as uid RUN_UID_BASE + the grader's pid: unique among the gradings running at once,
+# and far above the uids of real users and of the usual subordinate-uid ranges.
+RUN_UID_BASE = 3_000_000_000
+
+
 @functools.lru_cache(maxsize=1)
 def sandbox_identity() -> tuple[str | None, str]:
-    """``(uid:gid, note)``: the unprivileged user the worker runs as, when the grader runs as root.
+    """``(uid:gid, note)``: the unprivileged identity the worker runs as, when the grader runs as root.
 
-    The user must be able to run this Python with torch; where it cannot (an
-    interpreter under /root, say), grading goes on without the privilege drop
-    and the note says so. Gradescope's setup.sh installs a Python it can run.
+    The group is the grader's own user's; the uid is this grading run's alone (see
+    ``RUN_UID_BASE``), because the sandbox kills every process of the worker's uid when
+    it closes, and two gradings on one machine (a selftest beside a benchmark, say) must
+    not kill each other's workers. The identity must be able to run this Python with
+    torch; where it cannot (an interpreter under /root, say), grading goes on without
+    the privilege drop and the note says so. Gradescope's setup.sh installs a Python it can run.
     """
     if os.geteuid() != 0:
         return None, ""
-    uid, gid = sandbox_user()
+    _, gid = sandbox_user()
+    uid = RUN_UID_BASE + os.getpid()
     try:
         check = subprocess.run([sys.executable, "-I", "-c", "import torch"], preexec_fn=Identity(uid, gid).become,
                                capture_output=True, cwd="/", timeout=120)
@@ -111,7 +120,7 @@ def sandbox_identity() -> tuple[str | None, str]:
     except (OSError, subprocess.SubprocessError):
         usable = False
     if not usable:
-        return None, (f"Note: the submission ran as root, not as the unprivileged user {SANDBOX_USER!r}, "
+        return None, (f"Note: the submission ran as root, not as an unprivileged user (uid {uid}, group of {SANDBOX_USER!r}), "
                       f"who cannot run {sys.executable}.")
     return f"{uid}:{gid}", ""
 
