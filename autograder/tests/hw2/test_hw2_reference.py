@@ -11,6 +11,17 @@ def assert_same_tensors(got: dict, want: dict, what: str, rtol: float = 1e-4, at
         torch.testing.assert_close(got[name], tensor, rtol=rtol, atol=atol, msg=f"{what}: {name} differs from the reference")
 
 
+def assert_same_gradients(got: dict, want: dict, what: str) -> None:
+    """Gradients compared on the scale of the largest one. A conv bias followed by batch norm has a zero
+    gradient in exact arithmetic; what is left is rounding noise (about 1e-6) that depends on the number
+    of threads, so an absolute tolerance of 1e-5 of the largest gradient is needed, and enough."""
+    scale = max(tensor.abs().max().item() for tensor in want.values())
+    for name, tensor in want.items():
+        assert got.get(name) is not None, f"{what}: {name} is missing"
+        torch.testing.assert_close(got[name], tensor, rtol=1e-3, atol=1e-5 * scale,
+                                   msg=f"{what}: {name} differs from the reference")
+
+
 @weight(2)
 @number("1.9")
 @visibility("after_due_date")
@@ -33,7 +44,7 @@ def test_meta_gradient_matches_the_reference(impl, reference):
     want = reference.call(hw2_probes.maml_outer_step, **options)
     torch.testing.assert_close(got["loss"], want["loss"], rtol=1e-4, atol=1e-6, msg="the outer loss differs from the reference")
     torch.testing.assert_close(got["query_accuracy"], want["query_accuracy"], msg="the query accuracy differs")
-    assert_same_tensors(got["gradients"], want["gradients"], "meta-gradient", rtol=1e-3, atol=1e-6)
+    assert_same_gradients(got["gradients"], want["gradients"], "meta-gradient")
 
 
 @weight(2)
@@ -58,4 +69,4 @@ def test_protonet_step_matches_the_reference(impl, reference):
     want = reference.call(hw2_probes.protonet_step, seed=26, num_way=4, num_support=2, num_query=3)
     for key in ("loss", "support_accuracy", "query_accuracy"):
         torch.testing.assert_close(got[key], want[key], rtol=1e-4, atol=1e-6, msg=f"{key} differs from the reference")
-    assert_same_tensors(got["gradients"], want["gradients"], "gradient", rtol=1e-3, atol=1e-6)
+    assert_same_gradients(got["gradients"], want["gradients"], "gradient")
