@@ -27,7 +27,7 @@ sys.path[:0] = [str(ROOT / "autograder" / "solutions"), str(ROOT)]
 
 import torch
 
-from benchmarks.hw2_time_to_accuracy import cpu_name
+from benchmarks.hw2_time_to_accuracy import cpu_name, run_description, split_main_flags
 from common.evaluation import mean_and_interval
 from hw2 import main as hw2_main
 
@@ -78,9 +78,7 @@ def report() -> None:
                          f"{f'{paper:.1%}' if paper else '-'} | {record['minutes']} ({record['threads']}) |")
     lines += ["", "## Runs", ""]
     for record in records:
-        lines += [f"- **{record['name']}**: `{record['command']}`",
-                  f"  ({record['cpu']}, CPUs {record['cpus_allowed']}, torch {record['torch']})"
-                  + (f". {record['note'][0].upper()}{record['note'][1:]}." if record.get("note") else "")]
+        lines += run_description(record)
     (OUT.parent / "hw2_published.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -93,12 +91,11 @@ def main() -> None:
     one.add_argument("--threads", type=int, default=torch.get_num_threads())
     one.add_argument("--settings", nargs="+", default=["5x1"], help="WAYxSHOT test settings, e.g. 5x1 20x5")
     commands.add_parser("report", help="write the table of all runs")
-    argv = sys.argv[1:]
-    split = argv.index("--") if "--" in argv else len(argv)  # after --: the flags of hw2/main.py
-    args = parser.parse_args(argv[:split])
+    own, main_flags = split_main_flags(sys.argv[1:])
+    args = parser.parse_args(own)
     if args.command == "run":
         settings = [tuple(int(n) for n in setting.split("x")) for setting in args.settings]
-        run(args.name, args.threads, settings, argv[split + 1:])
+        run(args.name, args.threads, settings, main_flags)
     else:
         report()
 

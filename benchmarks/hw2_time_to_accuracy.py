@@ -74,6 +74,19 @@ def run(name: str, threads: int, main_flags: list[str], num_test_tasks: int, kee
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
+def run_description(record: dict) -> list[str]:
+    """Two lines of a report's list of runs: the command, then the machine and what else it was doing."""
+    note = f". {record['note'][0].upper()}{record['note'][1:]}." if record.get("note") else ""
+    return [f"- **{record['name']}**: `{record['command']}`",
+            f"  ({record['cpu']}, CPUs {record['cpus_allowed']}, torch {record['torch']}){note}"]
+
+
+def split_main_flags(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(this script's arguments, hw2/main.py's flags): the two sides of ``--``."""
+    split = argv.index("--") if "--" in argv else len(argv)
+    return argv[:split], argv[split + 1:]
+
+
 def report() -> None:
     import matplotlib
 
@@ -100,9 +113,7 @@ def report() -> None:
         axis.plot([p["minutes"] for p in curve], [p["test_accuracy"] for p in curve], marker=".", label=record["name"])
     lines += ["", "![test accuracy against minutes of training](hw2_time_to_accuracy.png)", "", "## Runs", ""]
     for record in records:
-        lines += [f"- **{record['name']}**: `{record['command']}`",
-                  f"  ({record['cpu']}, CPUs {record['cpus_allowed']}, torch {record['torch']})"
-                  + (f". {record['note'][0].upper()}{record['note'][1:]}." if record.get("note") else "")]
+        lines += run_description(record)
     for target in TARGETS:
         axis.axhline(target, color="grey", linewidth=0.6, linestyle="--")
     axis.set_xlabel("minutes of training")
@@ -126,11 +137,10 @@ def main() -> None:
     one.add_argument("--keep", type=Path, default=None, help="copy the final checkpoint into this folder")
     one.add_argument("--note", default="", help="what else the machine was doing, for the report")
     commands.add_parser("report", help="write the table and plot of all runs")
-    argv = sys.argv[1:]
-    split = argv.index("--") if "--" in argv else len(argv)  # after --: the flags of hw2/main.py
-    args = parser.parse_args(argv[:split])
+    own, main_flags = split_main_flags(sys.argv[1:])
+    args = parser.parse_args(own)
     if args.command == "run":
-        run(args.name, args.threads, argv[split + 1:], args.num_test_tasks, args.keep, args.note)
+        run(args.name, args.threads, main_flags, args.num_test_tasks, args.keep, args.note)
     else:
         report()
 
