@@ -1,0 +1,215 @@
+"""Probes of hw3: they run in the worker, call your code on seeded inputs and return tensors."""
+import torch
+
+
+def with_gradients(function, inputs: dict, **options) -> dict:
+    """function(**inputs, **options), and the gradients of a generic weighted sum of it with respect to each input."""
+    inputs = {name: tensor.clone().requires_grad_(True) for name, tensor in inputs.items()}
+    value = function(**inputs, **options)
+    weights = torch.linspace(-1, 2, value.numel()).view(value.shape)  # a generic direction, not just the sum
+    gradients = torch.autograd.grad((value * weights).sum(), list(inputs.values()), allow_unused=True)
+    return {"value": value.detach(), **{f"d_{name}": g for name, g in zip(inputs, gradients)}}
+
+
+def distribution(name: str, inputs: dict, **options) -> dict:
+    """One function of hw3.distributions, with its gradients."""
+    import hw3.distributions as distributions
+
+    return with_gradients(getattr(distributions, name), inputs, **options)
+
+
+def reparameterized(mean: torch.Tensor, log_variance: torch.Tensor, num_samples: int, seed: int) -> dict:
+    """Samples drawn with a seeded generator, and the gradient of their sum with respect to mean and log_variance."""
+    from hw3.distributions import reparameterize
+
+    mean, log_variance = mean.clone().requires_grad_(True), log_variance.clone().requires_grad_(True)
+    samples = reparameterize(mean, log_variance, num_samples, torch.Generator().manual_seed(seed))
+    d_mean, d_log_variance = torch.autograd.grad(samples.sum(), [mean, log_variance])
+    again = reparameterize(mean, log_variance, num_samples, torch.Generator().manual_seed(seed))
+    return {"samples": samples.detach(), "again": again.detach(), "d_mean": d_mean, "d_log_variance": d_log_variance}
+
+
+def regression_tasks(seed: int, batch_size: int = 3, num_support: int = 4, num_query: int = 6, family: str = "sinusoid"):
+    from data.regression import RegressionTasks
+
+    tasks = RegressionTasks(family, seed=seed).sample(batch_size, num_support, num_query)
+    return tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query
+
+
+def cnp_outputs(seed: int, order: list | None = None) -> dict:
+    """A seeded CNP on seeded tasks: its predictive, its loss, and the loss's gradients."""
+    from hw3.cnp import ConditionalNeuralProcess
+
+    torch.manual_seed(seed)
+    model = ConditionalNeuralProcess(hidden=32)
+    x_support, y_support, x_query, y_query = regression_tasks(seed)
+    if order is not None:
+        x_support, y_support = x_support[:, order], y_support[:, order]
+    mean, variance = model(x_support, y_support, x_query)
+    loss = model.loss(x_support, y_support, x_query, y_query)
+    loss.backward()
+    return {"mean": mean.detach(), "variance": variance.detach(), "loss": loss.detach(),
+            "gradients": {name: p.grad for name, p in model.named_parameters()}}
+
+
+def latent_elbo(seed: int, num_samples: int = 5) -> dict:
+    """A seeded latent variable model: its ELBO with seeded samples, the pieces to check it, and its gradients."""
+    from hw3.latent import LatentVariableModel
+
+    torch.manual_seed(seed)
+    model = LatentVariableModel(latent_dim=3, hidden=32)
+    tasks = regression_tasks(seed)
+    elbo = model.elbo(*tasks, num_samples=num_samples, generator=torch.Generator().manual_seed(seed))
+    elbo.backward()
+    mean, log_variance = model.posterior(tasks[0], tasks[1])
+    epsilon = torch.randn((num_samples, *mean.shape), generator=torch.Generator().manual_seed(seed))
+    y_mean, y_variance = model.decode(mean + (0.5 * log_variance).exp() * epsilon, tasks[2])
+    return {"elbo": elbo.detach(), "posterior_mean": mean.detach(), "posterior_log_variance": log_variance.detach(),
+            "y_mean": y_mean.detach(), "y_variance": y_variance.detach(), "y_query": tasks[3],
+            "gradients": {name: p.grad for name, p in model.named_parameters()}}
+
+
+def svgd(particles: torch.Tensor, scores: torch.Tensor) -> dict:
+    """svgd_direction, and its gradient with respect to the scores and particles in a generic direction."""
+    from hw3.particles import svgd_direction
+
+    return with_gradients(svgd_direction, {"particles": particles, "scores": scores})
+
+
+def seeded_particle_model(seed: int, **options):
+    from hw3.particles import ParticleMAML
+
+    torch.manual_seed(seed)
+    return ParticleMAML(**options)
+
+
+def particle_adapt(seed: int, num_inner_steps: int = 1, svgd_steps: bool = False, train: bool = True) -> dict:
+    """Adapted particles of a seeded model (4 particles, hidden 8) on seeded sinusoid tasks."""
+    model = seeded_particle_model(seed, num_particles=4, hidden=8, num_inner_steps=num_inner_steps, svgd=svgd_steps,
+                                  inner_lr=0.01)
+    before = model.initial.detach().clone()
+    x_support, y_support, _, _ = regression_tasks(seed)
+    particles = model.adapt(x_support, y_support, train=train)
+    return {"particles": particles.detach(), "keeps_graph": particles.requires_grad,
+            "initial_unchanged": torch.equal(before, model.initial.detach())}
+
+
+def one_ensemble_step(seed: int) -> torch.Tensor:
+    """What one inner step of an ensemble must give, computed here from log_likelihood alone: [B, P, D]."""
+    model = seeded_particle_model(seed, num_particles=4, hidden=8, svgd=False, inner_lr=0.01)
+    x_support, y_support, _, _ = regression_tasks(seed)
+    particles = model.initial.detach().unsqueeze(0).expand(len(x_support), -1, -1).clone().requires_grad_(True)
+    score, = torch.autograd.grad(model.log_likelihood(particles, x_support, y_support).sum(), particles)
+    return (particles + 0.01 * score).detach()
+
+
+def particle_loss(seed: int, svgd_steps: bool, num_inner_steps: int = 1, first_order: bool = False,
+                  likelihood: str = "gaussian") -> dict:
+    """The meta-loss of a seeded particle model, its gradients, and the query log-likelihoods to check it."""
+    options = dict(num_particles=4, hidden=8, num_inner_steps=num_inner_steps, svgd=svgd_steps, inner_lr=0.01,
+                   first_order=first_order, likelihood=likelihood)
+    if likelihood == "bernoulli":
+        from data.attributes import NUM_ATTRIBUTES, AmbiguousAttributes
+
+        options["input_dim"] = NUM_ATTRIBUTES
+        tasks = AmbiguousAttributes(seed).sample(3, 1, 8)
+        tasks = (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query)
+    else:
+        tasks = regression_tasks(seed)
+    model = seeded_particle_model(seed, **options)
+    loss = model.loss(*tasks, train=True)
+    loss.backward()
+    adapted = model.adapt(tasks[0], tasks[1], train=False).detach()
+    query_log_likelihood = model.log_likelihood(adapted, tasks[2], tasks[3]).detach()
+    return {"loss": loss.detach(), "query_log_likelihood": query_log_likelihood,
+            "gradients": {name: p.grad for name, p in model.named_parameters() if p.requires_grad}}
+
+
+def metric(name: str, *args, **kwargs):
+    """One function of hw3.metrics; floats come back as tensors."""
+    import hw3.metrics as metrics
+
+    value = getattr(metrics, name)(*args, **kwargs)
+    return torch.tensor(value) if isinstance(value, float) else value
+
+
+def pick(variance: torch.Tensor, available: torch.Tensor) -> torch.Tensor:
+    from hw3.active import pick_max_entropy
+
+    return pick_max_entropy(variance, available)
+
+
+class _WiggleModel:
+    """A stand-in model for the active-learning loop: its variance at x is the distance to the nearest support input
+    (plus 0.01), its mean is the target of the nearest support input."""
+
+    def predict(self, x_support, y_support, x_query):
+        distance = (x_query - x_support.transpose(1, 2)).abs()  # [B, M, K]
+        nearest = distance.argmin(-1)
+        mean = y_support.squeeze(-1).gather(1, nearest)
+        return {"mean": mean, "variance": distance.min(-1).values + 0.01}
+
+
+def active_curve(seed: int, strategy: str, num_points: int = 4) -> dict:
+    """The active-learning curve of the stand-in model on seeded sinusoid tasks, and the support it picked."""
+    from hw3.active import active_learning_curve
+
+    x_pool, y_pool, x_test, y_test = regression_tasks(seed, batch_size=5, num_support=30, num_query=40)
+    model = _WiggleModel()
+    seen = []
+    original = model.predict
+
+    def recording(x_support, y_support, x_query):
+        seen.append(x_support.clone())
+        return original(x_support, y_support, x_query)
+
+    model.predict = recording
+    curve = active_learning_curve(model, x_pool, y_pool, x_test, y_test, num_points, strategy,
+                                  torch.Generator().manual_seed(seed))
+    return {"curve": curve, "supports": [s.squeeze(-1) for s in seen], "x_pool": x_pool.squeeze(-1)}
+
+
+def short_training(method: str, steps: int, seed: int = 0) -> torch.Tensor:
+    """Validation NLL at K=5 (100 sinusoid tasks) before and after a short meta-training run."""
+    from data.regression import RegressionTasks
+    from hw3.cnp import ConditionalNeuralProcess
+    from hw3.latent import LatentVariableModel
+    from hw3.particles import ParticleMAML
+
+    torch.manual_seed(seed)
+    model = {"cnp": ConditionalNeuralProcess, "latent": LatentVariableModel, "svgd": ParticleMAML}[method]()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train_tasks = RegressionTasks("sinusoid", seed=seed)
+    val = RegressionTasks("sinusoid", seed=seed + 1).sample(100, 5, 20)
+
+    def nll() -> float:
+        return -model.predict(val.x_support, val.y_support, val.x_query, val.y_query)["log_prob"].mean().item()
+
+    before = nll()
+    for _ in range(steps):
+        batch = train_tasks.sample(16, 5, 20)
+        loss = model.loss(batch.x_support, batch.y_support, batch.x_query, batch.y_query)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return torch.tensor([before, nll()])
+
+
+def checkpoint_predictive(checkpoint: dict, x_support, y_support, x_query, probes=None) -> dict:
+    """The submitted model's predictive on the grader's tasks, without their query targets.
+
+    Regression: the mixture's components, means and variances [S, B, M]. Classification: particle logits at the
+    query inputs [B, P, M] and at the probe inputs [B, P, V].
+    """
+    from hw3.main import build_model
+
+    model = build_model(checkpoint["method"], checkpoint["config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.eval()
+    torch.manual_seed(0)
+    if checkpoint["family"] == "attributes":
+        return {"logits": model.particle_outputs(x_support, y_support, x_query),
+                "probe_logits": model.particle_outputs(x_support, y_support, probes)}
+    means, variances = model.components(x_support, y_support, x_query)
+    return {"means": means, "variances": variances}
+

@@ -1,0 +1,74 @@
+"""Public tests of hw3/metrics.py and hw3/active.py, on hand-made predictions."""
+import torch
+from gradescope_utils.autograder_utils.decorators import number, weight
+
+import hw3_probes
+
+
+@weight(1)
+@number("4.1")
+def test_interval_coverage_and_quantile_calibration(impl):
+    """coverage counts F(y) inside the central interval; a uniform F(y) is calibrated, a constant one is not"""
+    cdf = torch.tensor([0.01, 0.04, 0.3, 0.5, 0.94, 0.96, 0.99, 0.5])
+    coverage = impl.call(hw3_probes.metric, "interval_coverage", cdf, 0.9).item()
+    assert abs(coverage - 4 / 8) < 1e-6, f"4 of these 8 CDF values lie in [0.05, 0.95], got coverage {coverage}"
+    uniform = (torch.arange(1000) + 0.5) / 1000
+    error = impl.call(hw3_probes.metric, "quantile_calibration_error", uniform).item()
+    assert error < 1e-3, f"evenly spread F(y) is perfectly calibrated, got an error of {error}"
+    constant = impl.call(hw3_probes.metric, "quantile_calibration_error", torch.full((10,), 0.5)).item()
+    expected = sum(abs((1.0 if p >= 0.5 else 0.0) - p) for p in [0.05 * k for k in range(1, 20)]) / 19
+    assert abs(constant - expected) < 1e-5, f"F(y) = 0.5 everywhere: expected an error of {expected:.4f}, got {constant:.4f}"
+
+
+@weight(2)
+@number("4.2")
+def test_reliability_bins_and_ece(impl):
+    """reliability: per-bin confidence, accuracy and count; ECE; a perfect predictor has ECE 0"""
+    probabilities = torch.tensor([0.9, 0.9, 0.25, 0.55, 0.45, 1.0])
+    labels = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    got = impl.call(hw3_probes.metric, "reliability", probabilities, labels, 5)
+    # confidences 0.9, 0.9, 0.75, 0.55, 0.55, 1.0: bin [0.4, 0.6) holds 2 (1 right), [0.6, 0.8) 1 (right), [0.8, 1] 3 (2 right)
+    torch.testing.assert_close(got["count"], torch.tensor([0.0, 0.0, 2.0, 1.0, 3.0]), msg="wrong counts per bin")
+    torch.testing.assert_close(got["accuracy"][2:], torch.tensor([0.5, 1.0, 2 / 3]), msg="wrong accuracy per bin")
+    torch.testing.assert_close(got["confidence"][2:], torch.tensor([0.55, 0.75, 2.8 / 3]), msg="wrong mean confidence per bin")
+    expected_ece = 2 / 6 * 0.05 + 1 / 6 * 0.25 + 3 / 6 * (2.8 / 3 - 2 / 3)
+    torch.testing.assert_close(got["ece"], torch.tensor(expected_ece), msg="wrong ECE")
+    perfect = impl.call(hw3_probes.metric, "reliability", labels, labels)
+    assert perfect["ece"].abs() < 1e-6, f"certain and always right: ECE should be 0, got {perfect['ece']}"
+    assert perfect["count"].shape == (15,), "15 bins by default"
+
+
+@weight(1)
+@number("4.3")
+def test_mode_coverage(impl):
+    """mode_coverage: a concept is covered when some hypothesis agrees with it on enough probes"""
+    concepts = torch.tensor([[[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 0]]]).float().repeat_interleave(5, -1)  # [1, 3, 20]
+    hypotheses = torch.stack([concepts[0, 0], concepts[0, 0], concepts[0, 2]]).unsqueeze(0).clone()
+    hypotheses[0, 2, 0] = 1 - hypotheses[0, 2, 0]  # 19 of 20 right: agreement 0.95, still covered
+    got = impl.call(hw3_probes.metric, "mode_coverage", hypotheses, concepts)
+    torch.testing.assert_close(got, torch.tensor([2 / 3]), msg="two of the three concepts are covered")
+    strict = impl.call(hw3_probes.metric, "mode_coverage", hypotheses, concepts, agreement=0.99)
+    torch.testing.assert_close(strict, torch.tensor([1 / 3]), msg="with agreement 0.99 only one concept is covered")
+
+
+@weight(2)
+@number("4.4")
+def test_active_learning_picks_the_most_uncertain_point(impl):
+    """pick_max_entropy is the argmax over available candidates; the loop adds one pick per step"""
+    variance = torch.tensor([[0.1, 3.0, 2.0, 0.5], [1.0, 0.2, 0.3, 0.4]])
+    available = torch.tensor([[True, False, True, True], [True, True, True, True]])
+    picked = impl.call(hw3_probes.pick, variance, available)
+    assert picked.tolist() == [2, 0], f"expected picks [2, 0] (the highest available variance), got {picked.tolist()}"
+    got = impl.call(hw3_probes.active_curve, seed=8, strategy="entropy")
+    assert got["curve"].shape == (4,), f"expected an MSE after each of 4 points, got shape {tuple(got['curve'].shape)}"
+    supports = got["supports"]
+    sizes = sorted({len(s[0]) for s in supports})
+    assert sizes == [1, 2, 3, 4], f"the support set should grow one point at a time, got sizes {sizes}"
+    # The stand-in model's variance is the distance to the nearest support point: each pick is the farthest candidate.
+    final = max(supports, key=lambda s: s.shape[1])
+    for task in range(5):
+        chosen = final[task]
+        for n in range(1, 4):
+            distance = (got["x_pool"][task].unsqueeze(1) - chosen[:n].unsqueeze(0)).abs().min(1).values
+            assert torch.isclose(chosen[n], got["x_pool"][task][distance.argmax()]), \
+                f"task {task}, point {n + 1}: not the candidate of highest predictive variance"

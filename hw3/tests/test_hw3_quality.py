@@ -1,0 +1,152 @@
+"""Quality of your trained checkpoints, measured on tasks that the tests sample themselves.
+
+Train with ``python hw3/main.py`` (see the handout); it writes the checkpoints
+to ``hw3/checkpoints/``. Your model sees the support sets and the query inputs;
+the query targets stay on this side, where the NLL, coverage, calibration and
+accuracy are computed.
+"""
+import math
+from pathlib import Path
+
+import torch
+from gradescope_utils.autograder_utils.decorators import number, weight
+
+import hw3_probes
+from data.attributes import AmbiguousAttributes, all_attribute_vectors, concept_labels, features
+from data.regression import RegressionTasks
+
+NUM_TASKS, NUM_QUERY, NUM_SUPPORT = 300, 50, 5
+# Thresholds: the reference's figures (docs/benchmarks/hw3.md) less a margin.
+THRESHOLDS = {"cnp_nll": 0.65, "coverage": (0.85, 0.95), "calibration": 0.05, "latent_nll": 0.80,
+              "active_ratio": 0.7, "svgd_accuracy": 0.75, "svgd_ece": 0.10}
+
+
+def load_checkpoint(impl_root: Path, name: str, family: str) -> dict:
+    path = impl_root / "hw3" / "checkpoints" / name
+    assert path.is_file(), f"hw3/checkpoints/{name} is missing: train it (see the handout) and submit it"
+    try:
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:
+        raise AssertionError(f"{name} is not a checkpoint written by hw3/main.py ({error})") from None
+    assert isinstance(checkpoint, dict) and {"method", "family", "config", "state_dict"} <= set(checkpoint), \
+        f"{name} lacks method, family, config or state_dict: save it with hw3/main.py"
+    assert checkpoint["family"] == family, f"{name} was trained on {checkpoint['family']!r} tasks, not {family!r}"
+    return checkpoint
+
+
+def mixture_predictive(components: dict, y: torch.Tensor) -> dict:
+    """NLL terms, CDF and moments of the mixture that the submitted model returned (computed here)."""
+    means, variances = components["means"], components["variances"]
+    assert means.ndim == 3 and means.shape[1:] == y.shape and variances.shape == means.shape, \
+        f"expected components [S, {y.shape[0]}, {y.shape[1]}], got means {tuple(means.shape)}, variances {tuple(variances.shape)}"
+    assert torch.isfinite(means).all() and (variances > 0).all(), "the predictive has non-finite means or non-positive variances"
+    log_normal = -0.5 * ((y - means).square() / variances + variances.log() + math.log(2 * math.pi))
+    return {"log_prob": log_normal.logsumexp(0) - math.log(len(means)),
+            "cdf": torch.special.ndtr((y - means) / variances.sqrt()).mean(0),
+            "mean": means.mean(0), "variance": (variances + means.square()).mean(0) - means.mean(0).square()}
+
+
+def regression_quality(impl, checkpoint: dict, seed: int) -> dict:
+    tasks = RegressionTasks("sinusoid", seed=30_000 + seed).sample(NUM_TASKS, NUM_SUPPORT, NUM_QUERY)
+    components = impl.call(hw3_probes.checkpoint_predictive, checkpoint, tasks.x_support, tasks.y_support,
+                           tasks.x_query, timeout=120)
+    predictive = mixture_predictive(components, tasks.y_query.squeeze(-1))
+    cdf = predictive["cdf"]
+    levels = torch.arange(1, 20) * 0.05
+    return {"nll": -predictive["log_prob"].mean().item(),
+            "coverage": ((cdf >= 0.05) & (cdf <= 0.95)).float().mean().item(),
+            "calibration": ((cdf.reshape(-1, 1) <= levels).float().mean(0) - levels).abs().mean().item()}
+
+
+@weight(3)
+@number("5.1")
+def test_cnp_nll_on_sinusoids(impl, impl_root, grader_seed):
+    """cnp_sinusoid.pt: NLL per query point at K=5"""
+    quality = regression_quality(impl, load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid"), grader_seed)
+    print(f"NLL {quality['nll']:.3f} on {NUM_TASKS} tasks, K={NUM_SUPPORT} (threshold {THRESHOLDS['cnp_nll']}; "
+          f"the Bayes-optimal predictor: about 0.41)")
+    assert quality["nll"] <= THRESHOLDS["cnp_nll"], f"NLL {quality['nll']:.3f} is above {THRESHOLDS['cnp_nll']}"
+
+
+@weight(2)
+@number("5.2")
+def test_cnp_is_calibrated(impl, impl_root, grader_seed):
+    """cnp_sinusoid.pt: 90% interval coverage and quantile calibration error at K=5"""
+    quality = regression_quality(impl, load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid"), grader_seed)
+    low, high = THRESHOLDS["coverage"]
+    print(f"90% coverage {quality['coverage']:.3f} (in [{low}, {high}]), calibration error {quality['calibration']:.4f} "
+          f"(at most {THRESHOLDS['calibration']})")
+    assert low <= quality["coverage"] <= high, f"90% intervals hold {quality['coverage']:.3f} of the targets"
+    assert quality["calibration"] <= THRESHOLDS["calibration"], f"calibration error {quality['calibration']:.4f} is too high"
+
+
+@weight(2)
+@number("5.3")
+def test_active_learning_beats_random_picks(impl, impl_root, grader_seed):
+    """cnp_sinusoid.pt: MSE after 2 and 3 points picked by maximum predictive entropy, against random picks"""
+    checkpoint = load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid")
+    tasks = RegressionTasks("sinusoid", seed=40_000 + grader_seed).sample(200, 0, 150)
+    x_pool, y_pool, x_test, y_test = (tasks.x_query[:, :100], tasks.y_query[:, :100], tasks.x_query[:, 100:],
+                                      tasks.y_query[:, 100:])
+    generator = torch.Generator().manual_seed(grader_seed)
+    first = torch.randint(100, (200,), generator=generator)
+    rows = torch.arange(200)
+    curves = {}
+    for strategy in ("entropy", "random"):  # the loop runs here; the model only predicts
+        chosen, curve = [first], []
+        for step in range(3):
+            index = torch.stack(chosen, 1)
+            x_support, y_support = x_pool[rows.unsqueeze(1), index], y_pool[rows.unsqueeze(1), index]
+            x_all = torch.cat([x_pool, x_test], 1)
+            moments = mixture_predictive(impl.call(hw3_probes.checkpoint_predictive, checkpoint, x_support, y_support, x_all),
+                                         torch.cat([y_pool, y_test], 1).squeeze(-1))
+            curve.append((moments["mean"][:, 100:] - y_test.squeeze(-1)).square().mean().item())
+            taken = torch.zeros(200, 100, dtype=torch.bool)
+            taken[rows.unsqueeze(1), index] = True
+            if strategy == "entropy":
+                chosen.append(moments["variance"][:, :100].masked_fill(taken, -1).argmax(-1))
+            else:
+                chosen.append(torch.rand(200, 100, generator=generator).masked_fill(taken, -1).argmax(-1))
+        curves[strategy] = curve
+    print("test MSE after 1, 2, 3 points: " + "; ".join(f"{s} " + ", ".join(f"{v:.3f}" for v in c) for s, c in curves.items()))
+    for points in (2, 3):
+        ratio = curves["entropy"][points - 1] / curves["random"][points - 1]
+        assert ratio <= THRESHOLDS["active_ratio"], \
+            f"after {points} points the entropy picks' MSE is {ratio:.2f} of the random picks' (at most {THRESHOLDS['active_ratio']})"
+
+
+@weight(2)
+@number("5.4")
+def test_latent_model_nll_on_sinusoids(impl, impl_root, grader_seed):
+    """latent_sinusoid.pt: NLL per query point at K=5"""
+    quality = regression_quality(impl, load_checkpoint(impl_root, "latent_sinusoid.pt", "sinusoid"), grader_seed)
+    print(f"NLL {quality['nll']:.3f} (threshold {THRESHOLDS['latent_nll']}), 90% coverage {quality['coverage']:.3f}")
+    assert quality["nll"] <= THRESHOLDS["latent_nll"], f"NLL {quality['nll']:.3f} is above {THRESHOLDS['latent_nll']}"
+
+
+@weight(2)
+@number("5.5")
+def test_svgd_on_ambiguous_attributes(impl, impl_root, grader_seed):
+    """svgd_attributes.pt: accuracy and expected calibration error on ambiguous 1-shot tasks"""
+    checkpoint = load_checkpoint(impl_root, "svgd_attributes.pt", "attributes")
+    tasks = AmbiguousAttributes(seed=30_000 + grader_seed).sample(NUM_TASKS, 1, 20)
+    probes = features(all_attribute_vectors()).expand(NUM_TASKS, -1, -1)
+    out = impl.call(hw3_probes.checkpoint_predictive, checkpoint, tasks.x_support, tasks.y_support, tasks.x_query,
+                    probes, timeout=120)
+    logits = out["logits"]
+    assert logits.ndim == 3 and logits.shape[0] == NUM_TASKS and logits.shape[2] == 20, \
+        f"expected particle logits [{NUM_TASKS}, P, 20], got {tuple(logits.shape)}"
+    probability, labels = torch.sigmoid(logits).mean(1), tasks.y_query.squeeze(-1)
+    accuracy = ((probability >= 0.5).float() == labels).float().mean().item()
+    confidence = torch.maximum(probability, 1 - probability)
+    correct = ((probability >= 0.5).float() == labels).float()
+    bins = (confidence * 15).long().clamp(max=14)
+    ece = sum((bins == b).float().sum() / bins.numel() * (correct[bins == b].mean() - confidence[bins == b].mean()).abs()
+              for b in range(15) if (bins == b).any()).item()
+    hypotheses = (out["probe_logits"] > 0).float()
+    concepts = concept_labels(all_attribute_vectors().expand(NUM_TASKS, -1, -1), tasks.consistent).transpose(1, 2)
+    coverage = ((hypotheses.unsqueeze(2) == concepts.unsqueeze(1)).float().mean(-1) >= 0.95).any(1).float().mean().item()
+    print(f"accuracy {accuracy:.3f} (threshold {THRESHOLDS['svgd_accuracy']}; the optimum is about 0.84), "
+          f"ECE {ece:.3f} (at most {THRESHOLDS['svgd_ece']}), mode coverage {coverage:.3f} (not graded)")
+    assert accuracy >= THRESHOLDS["svgd_accuracy"], f"accuracy {accuracy:.3f} is below {THRESHOLDS['svgd_accuracy']}"
+    assert ece <= THRESHOLDS["svgd_ece"], f"ECE {ece:.3f} is above {THRESHOLDS['svgd_ece']}"
