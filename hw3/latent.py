@@ -60,7 +60,7 @@ class LatentVariableModel(nn.Module):
         #       Subtract the KL to the prior N(0, I) [B], divide by M, average over tasks.
         raise NotImplementedError("TODO in LatentVariableModel.elbo(): see the comment above")
 
-    def loss(self, x_support, y_support, x_query, y_query, num_samples: int = 8) -> torch.Tensor:
+    def loss(self, x_support, y_support, x_query, y_query, num_samples: int = 1) -> torch.Tensor:
         """Training minimises the negative ELBO."""
         return -self.elbo(x_support, y_support, x_query, y_query, num_samples)
 

@@ -6,10 +6,12 @@ does, so one function measures them all.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from data.attributes import AmbiguousAttributes, all_attribute_vectors, concept_labels, features
-from data.regression import BayesOptimal, RegressionTasks
+from data.regression import BayesOptimal, RegressionTasks, TaskBatch
 from hw3.metrics import interval_coverage, mode_coverage, quantile_calibration_error, reliability
 
 TEST_SEED, VALIDATION_SEED = 20_000, 10_000
@@ -23,16 +25,26 @@ def regression_metrics(predictive: dict[str, torch.Tensor], y_query: torch.Tenso
             "calibration": quantile_calibration_error(predictive["cdf"])}
 
 
+def regression_tasks(family: str, num_support: int, num_tasks: int, num_query: int, seed: int) -> TaskBatch:
+    """The held-out tasks of one evaluation: the same for every model, whatever else ran before."""
+    return RegressionTasks(family, seed=seed + num_support).sample(num_tasks, num_support, num_query)
+
+
+@functools.lru_cache(maxsize=None)
+def optimum_metrics(family: str, num_support: int, num_tasks: int, num_query: int, seed: int) -> dict[str, float]:
+    """The Bayes-optimal predictor's metrics on those tasks, computed once per process."""
+    tasks = regression_tasks(family, num_support, num_tasks, num_query, seed)
+    predictive = BayesOptimal(family).predict(tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query)
+    return regression_metrics(predictive, tasks.y_query)
+
+
 def evaluate_regression(model, family: str, num_support: int, num_tasks: int = 500, num_query: int = 50,
-                        seed: int = TEST_SEED, chunk: int = 100, with_optimum: bool = True) -> dict[str, dict]:
-    """The model's metrics (and the Bayes-optimal predictor's) on ``num_tasks`` seeded tasks."""
-    tasks = RegressionTasks(family, seed=seed + num_support).sample(num_tasks, num_support, num_query)
-    support_query = (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query)
-    predictive = _in_chunks(model.predict, support_query, chunk)
-    out = {"model": regression_metrics(predictive, tasks.y_query)}
-    if with_optimum:
-        out["optimum"] = regression_metrics(BayesOptimal(family).predict(*support_query), tasks.y_query)
-    return out
+                        seed: int = TEST_SEED, chunk: int = 100) -> dict[str, dict]:
+    """The model's metrics and the Bayes-optimal predictor's on ``num_tasks`` seeded tasks."""
+    tasks = regression_tasks(family, num_support, num_tasks, num_query, seed)
+    predictive = _in_chunks(model.predict, (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query), chunk)
+    return {"model": regression_metrics(predictive, tasks.y_query),
+            "optimum": optimum_metrics(family, num_support, num_tasks, num_query, seed)}
 
 
 def evaluate_classification(model, num_support: int = 1, num_tasks: int = 500, num_query: int = 20,
