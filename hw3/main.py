@@ -146,7 +146,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="latent: samples of z per ELBO estimate (1 is unbiased, and 4x cheaper per step than 8)")
     parser.add_argument("--num_particles", type=int, default=10, help="ensemble, svgd: P")
     parser.add_argument("--num_inner_steps", type=int, default=1, help="ensemble, svgd: adaptation steps")
-    parser.add_argument("--inner_lr", type=float, default=1e-3, help="ensemble, svgd: initial inner rate (meta-learned)")
+    parser.add_argument("--inner_lr", type=float, default=None,
+                        help="ensemble, svgd: initial inner rate, meta-learned (default 0.01; attributes: 0.3)")
     parser.add_argument("--first_order", action="store_true", help="ensemble, svgd: drop second-order terms")
     parser.add_argument("--log_interval", type=int, default=50)
     parser.add_argument("--val_interval", type=int, default=1000)
@@ -163,6 +164,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if classification and args.method in ("cnp", "latent"):
         parser.error("--family attributes is for the particle methods (--method ensemble or svgd)")
     args.num_support = args.num_support or (1 if classification else 10)
+    args.inner_lr = args.inner_lr or (0.3 if classification else 0.01)  # Gaussian scores carry 1 / noise variance
     args.num_query = args.num_query or 20
     if not 1 <= args.min_support <= args.num_support:
         parser.error("need 1 <= --min_support <= --num_support")

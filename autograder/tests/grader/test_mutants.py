@@ -35,6 +35,19 @@ MUTANTS = {
         "protonet.py", ".square().sum(-1)", ".square().sum(-1).sqrt()", {"2.1", "2.5", "2.6"}),
     ("hw2", "prototypes summed, not averaged"): (
         "protonet.py", " / one_hot.sum(0).unsqueeze(1)", "", {"2.1", "2.5", "2.6"}),
+    ("hw3", "KL without its log-variance term"): (
+        "distributions.py", "(log_variance.exp() + mean.square() - 1 - log_variance)", "(log_variance.exp() + mean.square() - 1)",
+        {"1.2", "2.3", "6.1", "6.2"}),
+    ("hw3", "SVGD without the repulsive term"): (
+        "particles.py", "return (attraction + repulsion) / num_particles", "return attraction / num_particles", {"3.1", "6.3"}),
+    ("hw3", "SVGD mixes over particles point by point"): (
+        "particles.py", "-(mixture_log_likelihood(query_log_likelihood.sum(-1), dim=1) / x_query.shape[1]).mean()",
+        "-mixture_log_likelihood(query_log_likelihood, dim=1).mean()", {"3.3", "6.3"}),
+    ("hw3", "ECE weighs every bin alike"): (
+        "metrics.py", "ece = (count / count.sum() * (accuracy - mean_confidence).abs()).sum()",
+        "ece = (accuracy - mean_confidence).abs()[count > 0].mean()", {"4.2", "6.4"}),
+    ("hw3", "active learning picks the most certain point"): (
+        "active.py", "return entropy.argmax(-1)", "return entropy.masked_fill(~available, math.inf).argmin(-1)", {"4.4", "6.4"}),
 }
 
 

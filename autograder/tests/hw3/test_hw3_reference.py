@@ -68,8 +68,8 @@ def test_particle_methods_match_the_reference(impl, reference):
 def test_metrics_and_active_learning_match_the_reference(impl, reference):
     """coverage, calibration, reliability and mode coverage on random predictions; the entropy active-learning curve"""
     generator = torch.Generator().manual_seed(68)
-    cdf, probabilities = torch.rand(500, generator=generator), torch.rand(400, generator=generator)
-    labels = (torch.rand(400, generator=generator) < probabilities).float()
+    cdf, probabilities = torch.rand(500, generator=generator), torch.rand(400, generator=generator).square()
+    labels = (torch.rand(400, generator=generator) < probabilities.sqrt()).float()  # overconfident predictions
     hypotheses = (torch.rand(4, 6, 30, generator=generator) < 0.5).float()
     concepts = hypotheses[:, :3].clone()
     concepts[:, 1, :3] = 1 - concepts[:, 1, :3]
