@@ -135,7 +135,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--family", choices=["sinusoid", "sinusoid_or_line", "attributes"], default="sinusoid")
     parser.add_argument("--num_support", type=int, default=None, help="K, the most support points (10; attributes: 1)")
     parser.add_argument("--min_support", type=int, default=1, help="the fewest support points of a training batch")
-    parser.add_argument("--num_query", type=int, default=None, help="query points per task (regression 20, attributes 20)")
+    parser.add_argument("--num_query", type=int, default=None, help="query points per task (regression 50, attributes 20)")
     parser.add_argument("--batch_size", type=int, default=32, help="tasks per outer step")
     parser.add_argument("--num_train_iterations", type=int, default=20_000, help="outer steps")
     parser.add_argument("--outer_lr", "--learning_rate", type=float, default=1e-3, help="Adam's learning rate")
@@ -165,7 +165,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--family attributes is for the particle methods (--method ensemble or svgd)")
     args.num_support = args.num_support or (1 if classification else 10)
     args.inner_lr = args.inner_lr or (0.3 if classification else 0.01)  # Gaussian scores carry 1 / noise variance
-    args.num_query = args.num_query or 20
+    args.num_query = args.num_query or (20 if classification else 50)  # more targets per task: a better gradient
     if not 1 <= args.min_support <= args.num_support:
         parser.error("need 1 <= --min_support <= --num_support")
     args.name = args.name or f"{args.method}_{args.family}"
