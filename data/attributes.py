@@ -10,10 +10,11 @@ Every task hides one concept (a, b) and shows K positive and K negative examples
 
 So the support set fits exactly three concepts, (a, b), (a, c) and (b, c), and no meta-learner
 can tell which one is meant (Finn, Xu and Levine 2018 built ambiguous CelebA this way). The
-query set is labelled by the hidden concept (a, b): half positives, half negatives, and half
-of those negatives have exactly one of a and b, so that the concept matters. A good Bayesian
-meta-learner predicts probability about 1/3 or 2/3 where the three concepts disagree, and its
-sampled hypotheses cover all three.
+query examples are labelled by the hidden concept (a, b). Half of them are positives of one of
+the three consistent concepts, chosen uniformly per example, and half are random: how the
+query inputs are drawn says nothing about which concept is hidden. So the Bayes-optimal
+prediction is exactly the fraction of the three concepts that call an example positive (0, 1/3,
+2/3 or 1), and a good Bayesian meta-learner's sampled hypotheses cover all three.
 
     tasks = AmbiguousAttributes(seed=0).sample(batch_size=32, num_support=1, num_query=20)
     tasks.consistent   # int64 [32, 3, 2]: the three concepts that fit each support set
@@ -71,8 +72,8 @@ class AmbiguousAttributes:
         return torch.randint(0, 2, shape, generator=self.generator).float()
 
     def sample(self, batch_size: int, num_support: int = 1, num_query: int = 20) -> ClassificationTaskBatch:
-        if batch_size < 1 or num_support < 1 or num_query < 4 or num_query % 4:
-            raise ValueError("batch_size and num_support must be positive, num_query a positive multiple of 4")
+        if batch_size < 1 or num_support < 1 or num_query < 2 or num_query % 2:
+            raise ValueError("batch_size and num_support must be positive, num_query a positive even number")
         B, K, M, A = batch_size, num_support, num_query, NUM_ATTRIBUTES
         # three distinct attributes per task: a, b form the hidden concept, c the decoy
         triple = torch.rand(B, A, generator=self.generator).argsort(-1)[:, :3]
@@ -91,21 +92,16 @@ class AmbiguousAttributes:
         negatives[rows, torch.arange(K).unsqueeze(0), kept] = (keep < 3).float() * self._bits(B, K)
 
         concept = triple[:, :2].sort(-1).values
-        a, b = triple[:, 0:1], triple[:, 1:2]  # [B, 1] each
+        consistent = torch.stack([triple[:, [0, 1]], triple[:, [0, 2]], triple[:, [1, 2]]], 1).sort(-1).values
         query = self._bits(B, M, A)
-        half, quarter = M // 2, M // 4
-        query[rows, :half, a] = 1.0  # positives: both a and b
-        query[rows, :half, b] = 1.0
-        near = torch.arange(half, half + quarter)
-        first = self._bits(B, quarter)  # near misses: exactly one of a and b
-        query[rows, near, a] = first
-        query[rows, near, b] = 1 - first
-        query = query[rows, torch.rand(B, M, generator=self.generator).argsort(-1)]  # the rest stays random
+        half = M // 2
+        chosen = torch.randint(0, 3, (B, half), generator=self.generator)  # a consistent concept per example
+        query[:, :half].scatter_(2, consistent[rows, chosen], 1.0)          # ... made positive for it
+        query = query[rows, torch.rand(B, M, generator=self.generator).argsort(-1)]
 
         support = torch.cat([positives, negatives], 1)
         y_support = torch.cat([torch.ones(B, K, 1), torch.zeros(B, K, 1)], 1)
         y_query = concept_labels(query, concept.unsqueeze(1))
-        consistent = torch.stack([triple[:, [0, 1]], triple[:, [0, 2]], triple[:, [1, 2]]], 1).sort(-1).values
         noise_support = torch.randn(support.shape, generator=self.generator)
         noise_query = torch.randn(query.shape, generator=self.generator)
         return ClassificationTaskBatch(features(support, noise_support), y_support, features(query, noise_query),

@@ -16,9 +16,9 @@ from data.attributes import AmbiguousAttributes, all_attribute_vectors, concept_
 from data.regression import RegressionTasks
 
 NUM_TASKS, NUM_QUERY, NUM_SUPPORT = 300, 50, 5
-# Thresholds: the reference's figures (docs/benchmarks/hw3.md) less a margin.
-THRESHOLDS = {"cnp_nll": 0.65, "coverage": (0.85, 0.95), "calibration": 0.05, "latent_nll": 0.80,
-              "active_ratio": 0.7, "svgd_nll": 0.45, "svgd_ece": 0.12, "svgd_modes": 0.8}
+# Thresholds: the reference's figures on 5 grader seeds (docs/benchmarks/hw3.md), with a margin.
+THRESHOLDS = {"cnp_nll": 0.65, "coverage": (0.85, 0.95), "calibration": 0.05, "latent_nll": 0.75,
+              "active_ratio": 0.7, "svgd_nll": 0.40, "svgd_ece": 0.06, "svgd_modes": 0.85}
 
 
 def load_checkpoint(impl_root: Path, name: str, family: str) -> dict:
@@ -149,7 +149,7 @@ def test_svgd_on_ambiguous_attributes(impl, impl_root, grader_seed):
     hypotheses = (out["probe_logits"] > 0).float()
     concepts = concept_labels(probes, tasks.consistent).transpose(1, 2)  # [B, 3, 256]
     coverage = ((hypotheses.unsqueeze(2) == concepts.unsqueeze(1)).float().mean(-1) >= 0.95).any(1).float().mean().item()
-    print(f"NLL {nll:.3f} (at most {THRESHOLDS['svgd_nll']}; the optimum is about 0.38), ECE {ece:.3f} "
+    print(f"NLL {nll:.3f} (at most {THRESHOLDS['svgd_nll']}; the optimum is about 0.28), ECE {ece:.3f} "
           f"(at most {THRESHOLDS['svgd_ece']}), mode coverage {coverage:.3f} (at least {THRESHOLDS['svgd_modes']}), "
           f"accuracy {correct.mean().item():.3f} (not graded)")
     assert nll <= THRESHOLDS["svgd_nll"], f"NLL {nll:.3f} is above {THRESHOLDS['svgd_nll']}"
