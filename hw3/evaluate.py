@@ -39,7 +39,7 @@ def optimum_metrics(family: str, num_support: int, num_tasks: int, num_query: in
 
 
 def evaluate_regression(model, family: str, num_support: int, num_tasks: int = 500, num_query: int = 50,
-                        seed: int = TEST_SEED, chunk: int = 100) -> dict[str, dict]:
+                        seed: int = TEST_SEED, chunk: int = 25) -> dict[str, dict]:
     """The model's metrics and the Bayes-optimal predictor's on ``num_tasks`` seeded tasks."""
     tasks = regression_tasks(family, num_support, num_tasks, num_query, seed)
     predictive = _in_chunks(model.predict, (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query), chunk)
@@ -55,7 +55,7 @@ def evaluate_classification(model, num_support: int = 1, num_tasks: int = 500, n
     0, 1/3, 2/3 or 1. Its accuracy and NLL are reported alongside.
     """
     tasks = AmbiguousAttributes(seed=seed + num_support).sample(num_tasks, num_support, num_query)
-    predictive = _in_chunks(model.predict, (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query), 100)
+    predictive = _in_chunks(model.predict, (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query), 25)
     probability = predictive["probability"]
     labels = tasks.y_query.squeeze(-1)
     calibration = reliability(probability, labels)

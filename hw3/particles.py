@@ -135,11 +135,19 @@ class ParticleMAML(nn.Module):
         return out
 
     @torch.no_grad()
-    def particle_outputs(self, x_support, y_support, x) -> torch.Tensor:
-        """What each adapted particle computes at x [B, M, _]: [B, P, M] (a function, or logits)."""
-        with torch.enable_grad():
-            particles = self.adapt(x_support, y_support, train=False).detach()
-        return self.network(particles, x).squeeze(-1)
+    def particle_outputs(self, x_support, y_support, x, tasks_per_chunk: int = 32) -> torch.Tensor:
+        """What each adapted particle computes at x [B, M, _]: [B, P, M] (a function, or logits).
+
+        A few tasks at a time: with many inputs per task, the hidden activations of every
+        particle ([B, P, M, hidden]) would otherwise take hundreds of MB.
+        """
+        parts = []
+        for start in range(0, len(x), tasks_per_chunk):
+            chunk = slice(start, start + tasks_per_chunk)
+            with torch.enable_grad():  # adaptation differentiates the support likelihood
+                particles = self.adapt(x_support[chunk], y_support[chunk], train=False).detach()
+            parts.append(self.network(particles, x[chunk]).squeeze(-1))
+        return torch.cat(parts)
 
     def sample_functions(self, x_support, y_support, x, num_samples: int | None = None, generator=None) -> torch.Tensor:
         """The adapted particles' functions at x [B, M, 1]: [B, P, M] (all P of them, whatever num_samples)."""

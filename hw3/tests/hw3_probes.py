@@ -210,6 +210,7 @@ def checkpoint_predictive(checkpoint: dict, x_support, y_support, x_query, probe
     if checkpoint["family"] == "attributes":
         return {"logits": model.particle_outputs(x_support, y_support, x_query),
                 "probe_logits": model.particle_outputs(x_support, y_support, probes)}
-    means, variances = model.components(x_support, y_support, x_query)
-    return {"means": means, "variances": variances}
+    chunks = [model.components(x_support[start:start + 25], y_support[start:start + 25], x_query[start:start + 25])
+              for start in range(0, len(x_support), 25)]  # 25 tasks at a time: a mixture of 64 samples is large
+    return {"means": torch.cat([means for means, _ in chunks], 1), "variances": torch.cat([v for _, v in chunks], 1)}
 
