@@ -6,6 +6,8 @@ Fixtures for tests:
     reference    runs probes on the reference solution (staff and grader only)
     grader_seed  seeds the tasks that accuracy tests sample (``--grader-seed``)
 
+For accuracy tests: ``load_submitted_checkpoint`` reads a submitted checkpoint on the trusted side.
+
 Options:
     --impl student|solution|DIR   student: this tree's hwN/ (default); solution: autograder/solutions;
                                   DIR: a folder holding hwN/ (what the grader builds from a submission)
@@ -114,6 +116,24 @@ def reference(pytestconfig):
 @pytest.fixture(scope="session")
 def grader_seed(pytestconfig) -> int:
     return pytestconfig.getoption("grader_seed")
+
+
+def load_submitted_checkpoint(impl_root: Path, hw: str, name: str, keys: list[str]) -> dict:
+    """``<impl_root>/<hw>/checkpoints/<name>``, loaded here on the trusted side (weights only, no code).
+
+    Fails the calling test with a message that says what to do when the file is missing, is not a
+    checkpoint, or lacks one of ``keys``.
+    """
+    path = impl_root / hw / "checkpoints" / name
+    assert path.is_file(), f"{hw}/checkpoints/{name} is missing: train it (see the handout) and submit it"
+    try:
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:
+        raise AssertionError(f"{name} is not a checkpoint written by {hw}/main.py ({error})") from None
+    described = ", ".join(keys[:-1]) + " or " + keys[-1]
+    assert isinstance(checkpoint, dict) and set(keys) <= set(checkpoint), \
+        f"{name} lacks {described}: save it with {hw}/main.py"
+    return checkpoint
 
 
 # --------------------------------------------------------------------------- results

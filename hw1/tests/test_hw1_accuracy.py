@@ -10,6 +10,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw1_probes
+from autograder.pytest_plugin import load_submitted_checkpoint
 from data.episodes import EpisodeSampler
 from data.omniglot import load_omniglot
 from data.splits import character_split
@@ -36,14 +37,7 @@ def grader_tasks(num_classes: int, num_shot: int, seed: int):
 def assert_checkpoint_accuracy(impl, impl_root: Path, name: str, num_classes: int, num_shot: int, seed: int,
                                threshold: float) -> None:
     """Load the checkpoint here, let the submitted model classify the grader's tasks, score it here."""
-    path = impl_root / "hw1" / "checkpoints" / name
-    assert path.is_file(), f"hw1/checkpoints/{name} is missing: train it (see the handout) and submit it"
-    try:
-        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as error:
-        raise AssertionError(f"{name} is not a checkpoint written by hw1/main.py ({error})") from None
-    assert isinstance(checkpoint, dict) and {"model", "config", "state_dict"} <= set(checkpoint), \
-        f"{name} lacks model, config or state_dict: save it with hw1/main.py"
+    checkpoint = load_submitted_checkpoint(impl_root, "hw1", name, ["model", "config", "state_dict"])
     config = checkpoint["config"]
     assert (config.get("num_classes"), config.get("samples_per_class")) == (num_classes, num_shot + 1), \
         f"{name} was trained for {config.get('num_classes')}-way with {config.get('samples_per_class')} samples per class"

@@ -10,6 +10,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw2_probes
+from autograder.pytest_plugin import load_submitted_checkpoint
 from data.episodes import EpisodeSampler, split_support_query
 from data.omniglot import load_omniglot
 from data.splits import character_split
@@ -36,14 +37,7 @@ def as_pixels(images: torch.Tensor) -> torch.Tensor:
 def assert_checkpoint_accuracy(impl, impl_root: Path, method: str, num_way: int, num_support: int, seed: int) -> None:
     """Load the checkpoint here, let the submitted learner classify the grader's tasks, score it here."""
     name = f"{method}_K{num_support}_N{num_way}.pt"
-    path = impl_root / "hw2" / "checkpoints" / name
-    assert path.is_file(), f"hw2/checkpoints/{name} is missing: train it (see the handout) and submit it"
-    try:
-        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as error:
-        raise AssertionError(f"{name} is not a checkpoint written by hw2/main.py ({error})") from None
-    assert isinstance(checkpoint, dict) and {"method", "config", "state_dict"} <= set(checkpoint), \
-        f"{name} lacks method, config or state_dict: save it with hw2/main.py"
+    checkpoint = load_submitted_checkpoint(impl_root, "hw2", name, ["method", "config", "state_dict"])
     assert checkpoint["method"] == method, f"{name} holds a {checkpoint['method']!r} learner, not {method!r}"
     trained = (checkpoint.get("num_way"), checkpoint.get("num_support"))
     assert trained == (num_way, num_support), f"{name} was trained for {trained[0]}-way {trained[1]}-shot"

@@ -12,6 +12,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw3_probes
+from autograder.pytest_plugin import load_submitted_checkpoint
 from data.attributes import AmbiguousAttributes, all_attribute_vectors, concept_labels, features
 from data.regression import RegressionTasks
 
@@ -22,14 +23,7 @@ THRESHOLDS = {"cnp_nll": 0.65, "coverage": (0.85, 0.95), "calibration": 0.05, "l
 
 
 def load_checkpoint(impl_root: Path, name: str, family: str) -> dict:
-    path = impl_root / "hw3" / "checkpoints" / name
-    assert path.is_file(), f"hw3/checkpoints/{name} is missing: train it (see the handout) and submit it"
-    try:
-        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as error:
-        raise AssertionError(f"{name} is not a checkpoint written by hw3/main.py ({error})") from None
-    assert isinstance(checkpoint, dict) and {"method", "family", "config", "state_dict"} <= set(checkpoint), \
-        f"{name} lacks method, family, config or state_dict: save it with hw3/main.py"
+    checkpoint = load_submitted_checkpoint(impl_root, "hw3", name, ["method", "family", "config", "state_dict"])
     assert checkpoint["family"] == family, f"{name} was trained on {checkpoint['family']!r} tasks, not {family!r}"
     return checkpoint
 
