@@ -16,17 +16,24 @@ def main(argv=None) -> int:
     grade.add_argument("homework")
     grade.add_argument("--submission", required=True, help="folder with the student's files")
     grade.add_argument("--out", default=None, help="where to write results.json")
-    grade.add_argument("--seed", type=int, default=0, help="seed of the tasks that the grader samples")
+    grade.add_argument("--seed", type=int, default=None,
+                       help="seed of the tasks that the grader samples (default: a secret random one)")
+    grade.add_argument("--unsafe-no-isolation", action="store_true",
+                       help="run the submission unconfined, as you (only for code you trust: never on Gradescope)")
 
     selftest = commands.add_parser("selftest", help="the reference must score full marks, the skeleton zero")
     selftest.add_argument("homeworks", nargs="*", help="default: all")
     selftest.add_argument("--seeds", type=int, default=1, help="grade the reference on this many grader seeds")
+
+    commands.add_parser("check-isolation", help="show which box submitted code would run in here; exit 1 if none holds")
 
     args = parser.parse_args(argv)
     if args.command == "release":
         from autograder.release import main as run
     elif args.command == "grade":
         from autograder.grading import grade_main as run
+    elif args.command == "check-isolation":
+        from autograder.grading import check_isolation_main as run
     else:
         from autograder.grading import selftest_main as run
     return run(args)

@@ -12,24 +12,28 @@ that tree; the tests run the student's code in a further, confined child (see
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
-import pwd
+import secrets
+import signal
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from autograder.isolation import IsolationError, choose_box
 from autograder.kit import Kit
-from autograder.sandbox import LEAN_MALLOC, Identity
 from autograder.results import failed_results, gradescope_results, summary, validate
+from autograder.sandbox import LEAN_MALLOC, Box, kill_uid, remove_shared_memory_files
 
 MAX_CHECKPOINT_MB = 50
+MAX_CODE_KB = 1024      # one submitted .py file
+MAX_HELPERS = 10        # extra modules of the student's own in the homework's package
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where the autograder and data packages live
-SANDBOX_USER = "kit-sandbox"  # created when missing; its group is the workers' group
+SEED_VARIABLE = "KIT_GRADER_SEED"  # the secret seed reaches pytest in its environment, never on a command line
 
 
 def grading_budget_seconds() -> float:
@@ -37,47 +41,119 @@ def grading_budget_seconds() -> float:
     return float(os.environ.get("KIT_GRADING_BUDGET", 480))
 
 
-# --------------------------------------------------------------------------- the implementation tree
+def printable(name: str) -> str:
+    """A file name as text that JSON and terminals take: undecodable bytes and control characters become \ufffd."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
 
 
-def find_package(kit: Kit, hw: str, submission: Path) -> Path | None:
-    """The folder of the submission that holds the homework's files (``hw1/`` or flat)."""
-    graded = [p.name for p in kit.graded_files(hw)]
-    candidates = [submission / hw, submission] + sorted(submission.glob(f"*/{hw}")) + sorted(submission.glob("*"))
-    for folder in candidates:
-        if folder.is_dir() and any((folder / name).is_file() for name in graded):
+# --------------------------------------------------------------------------- reading a submission
+
+
+def read_regular_file(path: Path, max_bytes: int) -> bytes | str:
+    """The bytes of ``path`` if it is a plain file of at most ``max_bytes``, else why not.
+
+    Never follows a link (``O_NOFOLLOW`` on the file, and the caller walks folders without
+    following links); refuses devices, pipes, sockets and files with more than one hard link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        return "a link" if path.is_symlink() else f"unreadable ({error.strerror})"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return "not a regular file"
+        if info.st_nlink > 1:
+            return "a hard link"
+        if info.st_size > max_bytes:
+            return f"over {max_bytes >> 20 or 1} MB" if max_bytes >= 1 << 20 else f"over {max_bytes >> 10} KB"
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+        return data if len(data) <= max_bytes else "growing while read"
+    finally:
+        os.close(fd)
+
+
+def walk_submission(submission: Path, max_entries: int = 10_000) -> list[tuple[Path, os.stat_result]]:
+    """Every entry below ``submission`` with its lstat, links never followed, at most ``max_entries``."""
+    found = []
+    for folder, names, files in os.walk(submission, followlinks=False):
+        names[:] = sorted(n for n in names if n not in ("__MACOSX", "__pycache__") and not n.startswith("."))
+        for name in sorted(names + files):
+            path = Path(folder) / name
+            try:
+                found.append((path, path.lstat()))
+            except OSError:
+                continue
+            if len(found) >= max_entries:
+                return found
+    return found
+
+
+def find_package(kit: Kit, hw: str, entries: list[tuple[Path, os.stat_result]], submission: Path) -> Path | None:
+    """The folder of the submission that holds the homework's files (``hw1/``, flat, or one level down).
+    Folders reached through links do not count."""
+    graded = {p.name for p in kit.graded_files(hw)}
+    holding = {path.parent for path, info in entries if path.name in graded and not stat.S_ISDIR(info.st_mode)}
+    for folder in (submission / hw, submission):
+        if folder in holding:
             return folder
-    return None
+    return min(holding, key=lambda folder: (len(folder.parts), str(folder))) if holding else None
 
 
 def build_impl_tree(kit: Kit, hw: str, submission: Path, workdir: Path) -> tuple[Path, list[str]]:
-    """Assemble ``workdir/impl/hwN``; return its root and notes for the student."""
+    """Assemble ``workdir/impl/hwN``; return its root and notes for the student.
+
+    Taken from the submission: the files with TODOs, the student's own helper modules in the same
+    folder (names the kit does not use), and ``*.pt`` checkpoints. Only plain files are read: links,
+    devices and hard links are refused with a note, so nothing outside the submission can be taken."""
     impl_root = workdir / "impl"
     package = impl_root / hw
     shutil.copytree(kit.skeleton_dir(hw), package, ignore=shutil.ignore_patterns("tests", "checkpoints", "runs", "__pycache__"))
     notes = []
-    found = find_package(kit, hw, submission)
+    entries = walk_submission(submission)
+    found = find_package(kit, hw, entries, submission)
+    refused = lambda path, why: notes.append(f"{printable(str(path.relative_to(submission)))} was not taken: it is {why}.")  # noqa: E731
     if found is None:
         notes.append(f"None of the files to edit ({', '.join(str(p) for p in kit.graded_files(hw))}) "
                      f"is in the submission: upload your {hw}/ files.")
     else:
         for relative in kit.graded_files(hw):
             source = found / relative
-            if source.is_file():
-                shutil.copyfile(source, package / relative)
-            else:
+            if not os.path.lexists(source):
                 notes.append(f"{hw}/{relative} is missing from the submission: the official skeleton is graded in its place.")
+                continue
+            content = read_regular_file(source, MAX_CODE_KB << 10)
+            if isinstance(content, str):
+                refused(source, content)
+                notes.append(f"{hw}/{relative}: the official skeleton is graded in its place.")
+            else:
+                (package / relative).write_bytes(content)
+        official = {p.name for p in kit.skeleton_dir(hw).iterdir()}
+        helpers = [path for path, info in entries if path.parent == found and path.suffix == ".py"
+                   and path.name not in official and path.name != "conftest.py" and not path.name.startswith("test_")]
+        for path in helpers[:MAX_HELPERS]:
+            content = read_regular_file(path, MAX_CODE_KB << 10)
+            if isinstance(content, str):
+                refused(path, content)
+            elif path.stem.isidentifier():
+                (package / path.name).write_bytes(content)
+                notes.append(f"Your helper module {hw}/{printable(path.name)} was taken too.")
+        if len(helpers) > MAX_HELPERS:
+            notes.append(f"Only the first {MAX_HELPERS} helper modules were taken.")
     checkpoints = package / "checkpoints"
     checkpoints.mkdir()
-    for path in sorted(submission.rglob("*.pt")):
-        if path.is_symlink() or not path.is_file():
+    for path, info in entries:
+        if path.suffix != ".pt":
             continue
-        if path.stat().st_size > MAX_CHECKPOINT_MB << 20:
-            notes.append(f"{path.name} is over {MAX_CHECKPOINT_MB} MB and was ignored.")
-        elif (checkpoints / path.name).exists():
-            notes.append(f"two checkpoints are named {path.name}; the first one found is graded.")
+        if (checkpoints / path.name).exists():
+            notes.append(f"two checkpoints are named {printable(path.name)}; the first one found is graded.")
+            continue
+        content = read_regular_file(path, MAX_CHECKPOINT_MB << 20)
+        if isinstance(content, str):
+            refused(path, content)
         else:
-            shutil.copyfile(path, checkpoints / path.name)
+            (checkpoints / path.name).write_bytes(content)
     return impl_root, notes
 
 
@@ -85,108 +161,99 @@ def build_impl_tree(kit: Kit, hw: str, submission: Path, workdir: Path) -> tuple
 SHARED_PACKAGES = ("data", "common")
 
 
-def support_tree(kit: Kit, workdir: Path) -> Path:
-    """A readable copy of the shared ``data`` and ``common`` code, for a worker that cannot read the kit."""
+def support_tree(workdir: Path) -> Path:
+    """A readable copy of the shared ``data`` and ``common`` code (no dataset cache), for the worker."""
     support = workdir / "support"
     for package in SHARED_PACKAGES:
-        shutil.copytree(PACKAGE_ROOT / package, support / package, ignore=shutil.ignore_patterns("cache", "__pycache__"))
+        shutil.copytree(PACKAGE_ROOT / package, support / package, ignore=shutil.ignore_patterns("cache", "__pycache__", "*.npz"))
     return support
 
 
-# Workers run as uid RUN_UID_BASE + the grader's pid: unique among the gradings running at once,
-# and far above the uids of real users and of the usual subordinate-uid ranges.
-RUN_UID_BASE = 3_000_000_000
+def secret_paths(kit: Kit, workdir: Path) -> list[Path]:
+    """What the worker must not be able to read: checked from inside its box before grading."""
+    from data.omniglot import cache_dir  # noqa: PLC0415  (the grader's own process imports no torch)
 
-
-@functools.lru_cache(maxsize=1)
-def sandbox_identity() -> tuple[str | None, str]:
-    """``(uid:gid, note)``: the unprivileged identity the worker runs as, when the grader runs as root.
-
-    The group is the grader's own user's; the uid is this grading run's alone (see
-    ``RUN_UID_BASE``), because the sandbox kills every process of the worker's uid when
-    it closes, and two gradings on one machine (a selftest beside a benchmark, say) must
-    not kill each other's workers. The identity must be able to run this Python with
-    torch; where it cannot (an interpreter under /root, say), grading goes on without
-    the privilege drop and the note says so. Gradescope's setup.sh installs a Python it can run.
-    """
-    if os.geteuid() != 0:
-        return None, ""
-    _, gid = sandbox_user()
-    uid = RUN_UID_BASE + os.getpid()
-    try:
-        check = subprocess.run([sys.executable, "-I", "-c", "import torch"], preexec_fn=Identity(uid, gid).become,
-                               capture_output=True, cwd="/", timeout=120)
-        usable = check.returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        usable = False
-    if not usable:
-        return None, (f"Note: the submission ran as root, not as an unprivileged user (uid {uid}, group of {SANDBOX_USER!r}), "
-                      f"who cannot run {sys.executable}.")
-    return f"{uid}:{gid}", ""
-
-
-def sandbox_user() -> tuple[int, int]:
-    """uid and gid of the grader's own unprivileged user: created if missing, else ``nobody``."""
-    for attempt in range(2):
-        try:
-            user = pwd.getpwnam(SANDBOX_USER)
-            return user.pw_uid, user.pw_gid
-        except KeyError:
-            if attempt == 0:
-                subprocess.run(["useradd", "--system", "--no-create-home", "--user-group", "--shell",
-                                "/usr/sbin/nologin", SANDBOX_USER], capture_output=True)
-    user = pwd.getpwnam("nobody")
-    return user.pw_uid, user.pw_gid
+    paths = [kit.solutions_root, kit.root / "autograder" / "tests", kit.root / "autograder" / "grading.py",
+             cache_dir(), workdir / "private", Path.home() / ".ssh"]
+    metadata = kit.root.parent / "submission_metadata.json"  # Gradescope's layout: /autograder/source
+    return paths + ([metadata] if metadata.exists() else [])
 
 
 # --------------------------------------------------------------------------- running the tests
 
 
 def run_tests(kit: Kit, hw: str, impl_root: Path, workdir: Path, seed: int, support: Path | None = None,
-              identity: str | None = None, budget: float | None = None,
+              box: Box | None = None, budget: float | None = None,
               extra_pytest_args: list[str] = ()) -> tuple[list[dict] | None, str]:
-    """Public and hidden tests of ``hw`` against ``impl_root``: (per-test records, pytest's output)."""
-    records_path = workdir / "records.json"
+    """Public and hidden tests of ``hw`` against ``impl_root``: (per-test records, pytest's output).
+
+    The seed travels in pytest's environment. At the budget, pytest's whole process group and every
+    worker go (the workers die with their launchers; a root grader also kills the workers' uid)."""
+    private = workdir / "private"
+    private.mkdir(mode=0o700, exist_ok=True)
+    records_path = private / "records.json"
     paths = [str(p) for p in (kit.public_tests(hw), kit.hidden_tests(hw)) if p.is_dir()]
-    command = [sys.executable, "-m", "pytest", *paths, "--impl", str(impl_root), "--grader-seed", str(seed),
+    command = [sys.executable, "-m", "pytest", *paths, "--impl", str(impl_root),
                "--results-json", str(records_path), "-q", "-rN", "--tb=short", "-p", "no:randomly",
                "--rootdir", str(kit.root), "-c", str(kit.root / "pytest.ini")]
     if support is not None:
         command += ["--support-root", str(support)]
-    if identity is not None:
-        command += ["--sandbox-user", identity]
+    if box is not None:
+        command += ["--box", box.to_json()]
     command += list(extra_pytest_args)
-    log_path = workdir / "pytest.log"
-    env = {**os.environ, **LEAN_MALLOC, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
+    log_path = private / "pytest.log"
+    env = {**os.environ, **LEAN_MALLOC, SEED_VARIABLE: str(seed),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
+    limit = budget or grading_budget_seconds()
     with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=kit.root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=env, start_new_session=True)
         try:
-            subprocess.run(command, cwd=kit.root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                           env=env, timeout=budget or grading_budget_seconds(), start_new_session=True)
+            process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
-            return None, f"The tests did not finish within {budget or grading_budget_seconds():.0f} s in all."
+            return None, f"The tests did not finish within {limit:.0f} s in all."
+        finally:
+            end_processes(process, box)
     output = log_path.read_text(errors="replace")
     if not records_path.is_file():
         return None, output
     return json.loads(records_path.read_text()), output
 
 
-def grade(kit: Kit, hw: str, submission: Path, seed: int = 0, budget: float | None = None,
-          extra_pytest_args: list[str] = ()) -> dict:
-    """Grade one submission folder; always returns a valid results dict."""
+def end_processes(process: subprocess.Popen, box: Box | None) -> None:
+    """pytest's process group, then whatever of the worker's uid is left (launchers die with pytest)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+    if box is not None and box.uid is not None:
+        kill_uid(box.uid)
+        remove_shared_memory_files(box.uid)
+
+
+def grade(kit: Kit, hw: str, submission: Path, seed: int | None = None, budget: float | None = None,
+          extra_pytest_args: list[str] = (), unsafe_no_isolation: bool = False) -> dict:
+    """Grade one submission folder; always returns a valid results dict.
+
+    ``seed`` None: a secret random seed of this grading. A box that cannot be put in place stops
+    the grading (``IsolationError`` in the results' output, and on stderr for the staff)."""
     start = time.monotonic()
+    seed = secrets.randbelow(2**31) if seed is None else seed
     try:
         with tempfile.TemporaryDirectory(prefix=f"grade-{hw}-") as workdir:
             workdir = Path(workdir)
+            os.chmod(workdir, 0o711)  # the worker may pass through to impl/ and support/, never list
             impl_root, notes = build_impl_tree(kit, hw, submission, workdir)
-            identity, isolation_note = sandbox_identity()
-            if isolation_note:
-                notes.append(isolation_note)
-            support = None
-            if identity is not None:
-                support = support_tree(kit, workdir)
-                os.chmod(workdir, 0o755)
-                subprocess.run(["chmod", "-R", "a+rX", str(impl_root), str(support)], check=True)
-            records, output = run_tests(kit, hw, impl_root, workdir, seed, support, identity, budget, extra_pytest_args)
+            support = support_tree(workdir)
+            subprocess.run(["chmod", "-R", "a+rX", str(impl_root), str(support)], check=True)
+            (workdir / "private").mkdir(mode=0o700)
+            if unsafe_no_isolation:
+                box = Box()
+            else:
+                box = choose_box(workdir, [impl_root, support], secret_paths(kit, workdir))
+            print(f"isolation: {box.describe()}", file=sys.stderr, flush=True)
+            records, output = run_tests(kit, hw, impl_root, workdir, seed, support, box, budget, extra_pytest_args)
         elapsed = time.monotonic() - start
         if records is None:
             tail = "\n".join(output.strip().splitlines()[-30:])
@@ -194,9 +261,46 @@ def grade(kit: Kit, hw: str, submission: Path, seed: int = 0, budget: float | No
         if not records:
             return failed_results(f"No test of {hw} ran; please tell the course staff.\n{output[-3000:]}", elapsed)
         return gradescope_results(records, "\n".join(notes), elapsed)
+    except IsolationError as error:
+        print(f"grade: STOPPED, {error}", file=sys.stderr, flush=True)
+        return failed_results("The grader could not isolate your code on this machine, so it did not run it. "
+                              "The course staff have the details; please tell them.", time.monotonic() - start)
     except Exception as error:  # the grader never crashes: it reports
         return failed_results(f"The grader failed ({type(error).__name__}: {error}); please tell the course staff.",
                               time.monotonic() - start)
+
+
+def write_results(results: dict, out: Path) -> None:
+    """Write results.json atomically: a new file beside it, then a rename (which replaces a link, never follows it)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=".results-", dir=out.parent)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(results, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def check_isolation_main(args, kit: Kit | None = None) -> int:
+    """Build a box as a grading would, check it from inside, and say what holds."""
+    kit = kit or Kit()
+    with tempfile.TemporaryDirectory(prefix="check-isolation-") as workdir:
+        workdir = Path(workdir)
+        os.chmod(workdir, 0o711)
+        impl_root, support = workdir / "impl", support_tree(workdir)
+        impl_root.mkdir()
+        subprocess.run(["chmod", "-R", "a+rX", str(impl_root), str(support)], check=True)
+        try:
+            box = choose_box(workdir, [impl_root, support], secret_paths(kit, workdir))
+        except IsolationError as error:
+            print(f"check-isolation: {error}", file=sys.stderr)
+            return 1
+    print(f"isolation: {box.describe()}")
+    return 0
 
 
 def grade_main(args, kit: Kit | None = None) -> int:
@@ -206,13 +310,12 @@ def grade_main(args, kit: Kit | None = None) -> int:
     if not submission.is_dir():
         results = failed_results(f"The submission folder {submission} does not exist.")
     else:
-        results = grade(kit, hw, submission, seed=args.seed)
+        results = grade(kit, hw, submission, seed=args.seed, unsafe_no_isolation=args.unsafe_no_isolation)
     validate(results)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(results, indent=2))
+        write_results(results, Path(args.out))
     print(summary(results))
-    return 0
+    return 2 if results.get("output", "").startswith("The grader could not isolate") else 0
 
 
 # --------------------------------------------------------------------------- selftest

@@ -4,9 +4,13 @@ Fixtures for tests:
     impl         a ``sandbox.Worker`` running the implementation under test
     impl_root    the folder in which ``import hwN`` resolves for ``impl``
     reference    runs probes on the reference solution (staff and grader only)
-    grader_seed  seeds the tasks that accuracy tests sample (``--grader-seed``)
+    evaluator    runs probes whose answers decide a verdict: the reference, in this process, wherever
+                 the kit has it (always on the grader); the implementation's worker on a student's machine
+    grader_seed  seeds the tasks that accuracy tests sample (the grader's is secret: ``$KIT_GRADER_SEED``)
 
-For accuracy tests: ``load_submitted_checkpoint`` reads a submitted checkpoint on the trusted side.
+For tests that judge what a submission sends back (a checkpoint, a reply): ``load_submitted_checkpoint``
+reads a checkpoint here after inspecting its zip members; ``checked_config`` bounds the numbers of its
+config; ``received`` checks a returned tensor's type, shape and values before any arithmetic on it.
 
 Options:
     --impl student|solution|DIR   student: this tree's hwN/ (default); solution: autograder/solutions;
@@ -21,12 +25,13 @@ import json
 import os
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 import torch
 
-from autograder.sandbox import Identity, Limits, SubmissionError, Worker
+from autograder.sandbox import Box, Limits, SubmissionError, Worker
 
 KIT_ROOT = Path(__file__).resolve().parent.parent  # where the shared data/ package lives
 HOMEWORK_MODULE = re.compile(r"^hw\d+$")
@@ -35,10 +40,11 @@ HOMEWORK_MODULE = re.compile(r"^hw\d+$")
 def pytest_addoption(parser):
     group = parser.getgroup("kit", "meta-learning course kit")
     group.addoption("--impl", default="student", help="student (default), solution, or a folder holding hwN/")
-    group.addoption("--grader-seed", type=int, default=0, help="seed of the tasks that accuracy tests sample")
+    group.addoption("--grader-seed", type=int, default=int(os.environ.get("KIT_GRADER_SEED", 0)),
+                    help="seed of the tasks that accuracy tests sample (default: $KIT_GRADER_SEED or 0)")
     group.addoption("--results-json", default=None, help="write per-test scores to this JSON file")
     group.addoption("--support-root", default=str(KIT_ROOT), help="folder where the worker imports data/ from")
-    group.addoption("--sandbox-user", default=None, help="uid:gid the worker runs as (the grader, as root)")
+    group.addoption("--box", default=None, help="how the worker is confined, as the grader chose it (JSON of sandbox.Box)")
     group.addoption("--call-timeout", type=float, default=float(os.environ.get("KIT_CALL_TIMEOUT", Limits.call_seconds)),
                     help="seconds per probe call (default: $KIT_CALL_TIMEOUT or 120)")
     group.addoption("--memory-mb", type=int, default=Limits.memory_mb, help="memory limit of the worker")
@@ -70,17 +76,9 @@ def impl_root(pytestconfig) -> Path:
 
 @pytest.fixture(scope="session")
 def impl(pytestconfig, impl_root):
-    identity = None
-    if pytestconfig.getoption("sandbox_user"):
-        uid, gid = (int(part) for part in pytestconfig.getoption("sandbox_user").split(":"))
-        identity = Identity(uid, gid)
+    box = Box.from_json(pytestconfig.getoption("box")) if pytestconfig.getoption("box") else Box()
     limits = Limits(call_seconds=pytestconfig.getoption("call_timeout"), memory_mb=pytestconfig.getoption("memory_mb"))
-    env = {name: os.environ[name] for name in ("OMNIGLOT_CACHE",) if name in os.environ}
-    if "OMNIGLOT_CACHE" not in env:
-        from data.omniglot import cache_dir
-
-        env["OMNIGLOT_CACHE"] = str(cache_dir())
-    with Worker(impl_root, pytestconfig.getoption("support_root"), limits, identity, env) as worker:
+    with Worker(impl_root, pytestconfig.getoption("support_root"), limits, box) as worker:
         yield worker
 
 
@@ -114,26 +112,78 @@ def reference(pytestconfig):
 
 
 @pytest.fixture(scope="session")
+def evaluator(pytestconfig, request):
+    """Where verdict-deciding probes run: never in the submission's worker when the reference exists."""
+    return request.getfixturevalue("reference" if solutions_root(pytestconfig).is_dir() else "impl")
+
+
+@pytest.fixture(scope="session")
 def grader_seed(pytestconfig) -> int:
     return pytestconfig.getoption("grader_seed")
+
+
+MAX_CHECKPOINT_MEMBERS = 2000
+MAX_CHECKPOINT_UNPACKED_MB = 64
 
 
 def load_submitted_checkpoint(impl_root: Path, hw: str, name: str, keys: list[str]) -> dict:
     """``<impl_root>/<hw>/checkpoints/<name>``, loaded here on the trusted side (weights only, no code).
 
-    Fails the calling test with a message that says what to do when the file is missing, is not a
-    checkpoint, or lacks one of ``keys``.
-    """
+    Before loading, its zip members are counted and their unpacked sizes summed, so that a small
+    file cannot inflate in this process. Fails the calling test with a message that says what to do
+    when the file is missing, is not a checkpoint, is too large, or lacks one of ``keys``."""
     path = impl_root / hw / "checkpoints" / name
     assert path.is_file(), f"{hw}/checkpoints/{name} is missing: train it (see the handout) and submit it"
+    hint = f"save it with {hw}/main.py"
+    assert zipfile.is_zipfile(path), f"{name} is not a checkpoint written by torch.save: {hint}"
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        unpacked = sum(member.file_size for member in members)
+    assert len(members) <= MAX_CHECKPOINT_MEMBERS, f"{name} has {len(members)} parts, more than a checkpoint needs: {hint}"
+    assert unpacked <= MAX_CHECKPOINT_UNPACKED_MB << 20, \
+        f"{name} unpacks to {unpacked >> 20} MB, over the {MAX_CHECKPOINT_UNPACKED_MB} MB allowed: {hint}"
     try:
         checkpoint = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as error:
-        raise AssertionError(f"{name} is not a checkpoint written by {hw}/main.py ({error})") from None
+        raise AssertionError(f"{name} is not a checkpoint written by {hw}/main.py ({str(error)[:500]})") from None
     described = ", ".join(keys[:-1]) + " or " + keys[-1]
-    assert isinstance(checkpoint, dict) and set(keys) <= set(checkpoint), \
-        f"{name} lacks {described}: save it with {hw}/main.py"
+    assert isinstance(checkpoint, dict) and set(keys) <= set(checkpoint), f"{name} lacks {described}: {hint}"
     return checkpoint
+
+
+def checked_config(config, allowed: dict, name: str) -> dict:
+    """``config`` if it has exactly the keys of ``allowed`` and each value is allowed.
+
+    ``allowed`` maps a key to a set of values, or to ``(type, low, high)`` for a bounded number, so
+    that no submitted number can size a model beyond what the homework builds."""
+    assert isinstance(config, dict), f"{name}: its config is not a dict"
+    assert set(config) == set(allowed), f"{name}: config keys {sorted(map(str, config))}, expected {sorted(allowed)}"
+    for key, rule in allowed.items():
+        value = config[key]
+        if isinstance(rule, tuple):
+            kind, low, high = rule
+            ok = type(value) is kind or (kind is float and type(value) is int)
+            assert ok and low <= value <= high, f"{name}: config {key}={value!r} is outside [{low}, {high}]"
+        else:
+            assert type(value) in (bool, int, float, str) and value in rule, \
+                f"{name}: config {key}={value!r} is not one of {sorted(rule, key=str)}"
+    return config
+
+
+def received(value, shape: tuple | None = None, dtype: torch.dtype | None = None, bound: float = 1e6,
+             name: str = "the result") -> torch.Tensor:
+    """A tensor from the worker, checked before any arithmetic: type, shape, dtype, finite and bounded.
+    Returned as float64 for floating types, so that metrics computed from it cannot overflow."""
+    assert type(value) is torch.Tensor, f"{name}: expected a tensor, got {type(value).__name__}"
+    if shape is not None:
+        assert tuple(value.shape) == tuple(shape), f"{name}: expected shape {tuple(shape)}, got {tuple(value.shape)}"
+    if dtype is not None:
+        assert value.dtype == dtype, f"{name}: expected dtype {dtype}, got {value.dtype}"
+    if value.is_floating_point():
+        value = value.double()
+        assert torch.isfinite(value).all(), f"{name} has non-finite values"
+        assert value.abs().max().item() <= bound if value.numel() else True, f"{name} has values beyond ±{bound:g}"
+    return value
 
 
 # --------------------------------------------------------------------------- results

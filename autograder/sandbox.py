@@ -9,29 +9,35 @@ call the implementation and return tensors or plain data:
 
 The probe's source is sent over a pipe, so the child needs no access to the
 grader's files; replies are loaded with ``torch.load(weights_only=True)``.
-A call that runs past its time limit kills the child and raises
-``SubmissionTimeout``; the next call starts a fresh one.
+A call that runs past its time limit (reading, writing or computing) kills the
+child and raises ``SubmissionTimeout``; the next call starts a fresh one.
+
+How the child is confined is a ``Box`` (see ``launcher.py``, which builds it,
+and ``isolation.py``, which chooses it). In a box, a watchdog thread of this
+process sums the memory of every process of the worker, shared mappings and
+shared-memory files included, and kills them all past the limit.
 """
 from __future__ import annotations
 
-import ctypes
 import inspect
 import io
+import json
 import os
-import resource
 import select
 import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-WORKER_SOURCE = (Path(__file__).resolve().parent / "worker.py").read_text()
-CLONE_NEWNET = 0x40000000
-MAX_PROCESSES = 256  # threads count too; only enforced for an unprivileged user
+HERE = Path(__file__).resolve().parent
+WORKER_SOURCE = (HERE / "worker.py").read_text()
+LAUNCHER_SOURCE = (HERE / "launcher.py").read_text()
+LAUNCHER_FAILED = 71  # launcher.FAILED: the box could not be built
 
 
 # glibc's malloc settings for the processes of a grading run. One heap, and blocks over 128 KB
@@ -50,8 +56,9 @@ class SubmissionTimeout(SubmissionError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What one worker may use. Memory is the data segment (``RLIMIT_DATA``), which
-    caps what torch can allocate without breaking its address-space reservations."""
+    """What one worker may use. ``memory_mb`` is both the data-segment limit (``RLIMIT_DATA``,
+    which caps what torch can allocate without breaking its address-space reservations) and,
+    in a box, the watchdog's limit on the proportional memory of all the worker's processes."""
 
     call_seconds: float = 120.0   # wall clock, per call
     cpu_seconds: int = 900        # CPU time over the worker's life
@@ -59,32 +66,64 @@ class Limits:
     output_mb: int = 8            # what the submission may print or write into one file
     reply_mb: int = 512           # the largest reply accepted
     startup_seconds: float = 120.0  # importing torch on a loaded machine
+    processes: int = 256          # threads count too (boxes only)
+    tmpfs_mb: int = 64            # the private /tmp and /dev/shm of a namespaces box, each
 
 
 @dataclass(frozen=True)
-class Identity:
-    """The unprivileged user the child runs as, when the grader runs as root."""
+class Box:
+    """How the worker is confined; ``launcher.py`` builds it (kinds: none, namespaces, drop)."""
 
-    uid: int
-    gid: int
+    kind: str = "none"
+    uid: int | None = None            # a root grader's unprivileged uid for the worker
+    gid: int | None = None
+    user_namespace: bool = False      # namespaces made by a grader that is not root
+    binds: tuple[str, ...] = field(default_factory=tuple)  # host paths the worker sees, read-only
+    root: str | None = None           # an empty folder on which the worker's root is mounted
 
-    def become(self) -> None:
-        """Turn the calling (root) process into this user, for good."""
-        os.setgroups([])
-        os.setgid(self.gid)
-        os.setuid(self.uid)
+    def describe(self) -> str:
+        if self.kind == "namespaces":
+            who = f"as uid {self.uid}" if self.uid is not None else "in a user namespace as the grader's own user"
+            return (f"namespaces ({who}): own root file system showing only the Python installation, system "
+                    f"libraries and the code under test, read-only; no network; own PID namespace; memory watchdog")
+        if self.kind == "drop":
+            return (f"privilege drop to uid {self.uid}: files readable by others only; seccomp filter denying "
+                    f"network sockets; memory watchdog (shared memory included)")
+        return "none: the code runs as the grader's user, with resource limits only"
+
+    @staticmethod
+    def from_json(text: str) -> "Box":
+        fields = json.loads(text)
+        fields["binds"] = tuple(fields.get("binds", ()))
+        return Box(**fields)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+def launch(box: Box, limits: Limits, argv: list[str], cwd: str, pass_fds: tuple[int, ...], stdout, env: dict):
+    """Start ``argv`` in ``box`` (through ``launcher.py``) in a session of its own; returns the Popen."""
+    config = {**json.loads(box.to_json()), "box": box.kind,
+              "limits": {"memory_mb": limits.memory_mb, "cpu_seconds": limits.cpu_seconds,
+                         "output_mb": limits.output_mb, "processes": limits.processes},
+              "tmpfs_mb": limits.tmpfs_mb, "cwd": cwd, "worker": argv,
+              "request_fd": pass_fds[0] if pass_fds else None, "reply_fd": pass_fds[1] if pass_fds else None}
+    return subprocess.Popen([sys.executable, "-I", "-c", LAUNCHER_SOURCE, json.dumps(config)],
+                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
+                            pass_fds=pass_fds, cwd="/", env=env, start_new_session=True)
 
 
 class Worker:
     """A child Python process that runs probes against one implementation."""
 
     def __init__(self, impl_root: str | Path, support_root: str | Path, limits: Limits = Limits(),
-                 identity: Identity | None = None, env: dict[str, str] | None = None):
+                 box: Box = Box(), env: dict[str, str] | None = None):
         self.impl_root, self.support_root = str(impl_root), str(support_root)
-        self.limits, self.identity = limits, identity
+        self.limits, self.box = limits, box
         self.env = env or {}
         self.process: subprocess.Popen | None = None
         self.log: tempfile._TemporaryFileWrapper | None = None
+        self.watchdog: MemoryWatchdog | None = None
         self._sent_modules: set[str] = set()
 
     # ------------------------------------------------------------------ life cycle
@@ -92,12 +131,13 @@ class Worker:
     def start(self) -> None:
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()
+        os.set_blocking(self._request_write, False)
         if self.log is not None:
             self.log.close()
         self.log = tempfile.TemporaryFile(prefix="worker-output-")
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": tempfile.gettempdir(),
+            "HOME": "/tmp" if self.box.kind == "namespaces" else tempfile.gettempdir(),
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -105,52 +145,49 @@ class Worker:
             **LEAN_MALLOC,
             **self.env,
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", WORKER_SOURCE, self.impl_root, self.support_root,
-             str(request_read), str(reply_write)],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-            pass_fds=(request_read, reply_write), cwd=self.impl_root, env=env,
-            start_new_session=True, preexec_fn=self._confine,
-        )
+        worker = [sys.executable, "-I", "-c", WORKER_SOURCE, self.impl_root, self.support_root,
+                  str(request_read), str(reply_write)]
+        self.process = launch(self.box, self.limits, worker, self.impl_root, (request_read, reply_write), self.log, env)
         os.close(request_read)
         os.close(reply_write)
         self._sent_modules.clear()
+        if self.box.kind != "none":
+            self.watchdog = MemoryWatchdog(self.process.pid, self.box.uid, self.limits.memory_mb, self.kill)
+            self.watchdog.start()
         try:
             self._receive(time.monotonic() + self.limits.startup_seconds, self.limits.startup_seconds)
         except SubmissionError as error:
+            box_failed = self.process.poll() == LAUNCHER_FAILED and "launcher:" in self.output()
             self.close()
+            if box_failed:
+                raise BoxFailure(f"the worker's box ({self.box.kind}) could not be built: {self.output().strip()[-600:]}")
             raise SubmissionError(f"the grader's worker process did not start: {error}") from None
 
-    def _confine(self) -> None:
-        """Runs in the child before exec: limits first, then drop privileges."""
-        mb = 1 << 20
-        resource.setrlimit(resource.RLIMIT_DATA, (self.limits.memory_mb * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_CPU, (self.limits.cpu_seconds,) * 2)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.limits.output_mb * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if self.identity is not None:
-            # A network namespace of its own has only a loopback that is down: no connection
-            # leaves the worker. Needs root, which the grader has when it drops privileges.
-            ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
-            self.identity.become()
-            resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+    def kill(self) -> None:
+        """Kill every process of the worker (its process group; its namespace; its uid)."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # a namespace's init dies with it (PDEATHSIG)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.box.uid is not None:  # children that left the process group: end every process of the uid
+            kill_uid(self.box.uid)
 
     def close(self) -> None:
         if self.process is None:
             return
+        if self.watchdog is not None:
+            self.watchdog.stop()
         for fd in (self._request_write, self._reply_read):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.identity is not None:  # children that left the process group: end every process of the user
-            subprocess.run(["kill", "-9", "-1"], preexec_fn=self.identity.become,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.kill()
         self.process.wait()
+        if self.box.uid is not None:
+            remove_shared_memory_files(self.box.uid)
         self.process = None
 
     def __enter__(self) -> "Worker":
@@ -176,9 +213,10 @@ class Worker:
         limit = self.limits.call_seconds if timeout is None else timeout
         self.log.seek(0, io.SEEK_END)
         output_start = self.log.tell()
+        deadline = time.monotonic() + limit
         try:
-            self._send(request)
-            reply = self._receive(time.monotonic() + limit, limit)
+            self._send(request, deadline, limit)
+            reply = self._receive(deadline, limit)
         except SubmissionError:
             self.close()
             raise
@@ -187,17 +225,21 @@ class Worker:
             raise SubmissionError(self._describe_error(reply, output_start))
         return reply["value"]
 
-    def _send(self, request: dict) -> None:
+    def _send(self, request: dict, deadline: float, limit: float) -> None:
+        """Write one request frame; a worker that stops reading cannot block the grader past ``deadline``."""
         import torch  # here, not at the top: the grader's own process never needs torch
 
         buffer = io.BytesIO()
         torch.save(request, buffer)
         payload = buffer.getvalue()
+        view = memoryview(struct.pack(">Q", len(payload)) + payload)
         try:
-            os.write(self._request_write, struct.pack(">Q", len(payload)))
-            view = memoryview(payload)
             while view:
-                view = view[os.write(self._request_write, view):]
+                _, ready, _ = select.select([], [self._request_write], [], max(deadline - time.monotonic(), 0))
+                if not ready:
+                    raise SubmissionTimeout(f"the call did not finish within {limit:.0f} seconds (time limit): "
+                                            f"the submission's process stopped reading its input")
+                view = view[os.write(self._request_write, view[:1 << 16]):]
         except BrokenPipeError:
             raise SubmissionError(self._died_message()) from None
 
@@ -240,6 +282,9 @@ class Worker:
 
     def _died_message(self) -> str:
         code = self.process.wait() if self.process is not None else None
+        if self.watchdog is not None and self.watchdog.exceeded_mb:
+            return (f"the submission's process stopped: its processes used {self.watchdog.exceeded_mb} MB, over the "
+                    f"{self.limits.memory_mb} MB memory limit" + self._output_tail(prefix="\nIt printed:\n"))
         reasons = {
             -signal.SIGKILL: f"it was killed (memory over {self.limits.memory_mb} MB, or killed from outside)",
             -signal.SIGXCPU: f"it used more than {self.limits.cpu_seconds} s of CPU time",
@@ -280,3 +325,135 @@ def _student_frames(trace: str, lines: int = 12) -> str:
     kept = [line for line in trace.splitlines() if not line.startswith("Traceback")]
     kept = [line for line in kept if '"<string>"' not in line]
     return "\n".join(kept[-lines:])
+
+
+class BoxFailure(RuntimeError):
+    """The worker's box could not be built: a problem of the grading machine, for the staff."""
+
+
+# ---------------------------------------------------------------------------- processes and memory
+
+
+def _proc_status(pid: str) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as handle:
+        return dict(line.split(":", 1) for line in handle if ":" in line)
+
+
+def worker_processes(root_pid: int, uid: int | None) -> list[str]:
+    """Pids of ``root_pid``'s descendants (itself included), and of every process of ``uid``."""
+    children: dict[str, list[str]] = {}
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = _proc_status(pid)
+        except OSError:
+            continue
+        children.setdefault(status["PPid"].strip(), []).append(pid)
+        if uid is not None and int(status["Uid"].split()[1]) == uid:
+            found.add(pid)
+    stack = [str(root_pid)]
+    while stack:
+        pid = stack.pop()
+        found.add(pid)
+        stack.extend(children.get(pid, ()))
+    return sorted(found)
+
+
+def process_memory(pid: str, seen_files: set) -> int:
+    """Bytes of ``pid``: its proportional set size (its resident size where that cannot be read),
+    plus shared-memory files and memfds it holds open, each counted once."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            total = next(int(line.split()[1]) << 10 for line in handle if line.startswith("Pss:"))
+    except (OSError, StopIteration, ValueError):
+        try:
+            total = int(_proc_status(pid).get("VmRSS", "0 kB").split()[0]) << 10
+        except (OSError, ValueError):
+            return 0
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return total
+    for fd in descriptors:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith(("/memfd:", "/dev/shm/")):
+                stat = os.stat(f"/proc/{pid}/fd/{fd}")
+                if (stat.st_dev, stat.st_ino) not in seen_files:
+                    seen_files.add((stat.st_dev, stat.st_ino))
+                    total += stat.st_blocks * 512
+        except OSError:
+            continue
+    return total
+
+
+def shared_memory_files(uid: int) -> list[Path]:
+    """Files and folders of ``uid`` in /dev/shm (memory that outlives the processes that wrote it)."""
+    found = []
+    for folder, names, files in os.walk("/dev/shm"):
+        for name in names + files:
+            path = Path(folder) / name
+            try:
+                if path.lstat().st_uid == uid:
+                    found.append(path)
+            except OSError:
+                continue
+    return found
+
+
+def remove_shared_memory_files(uid: int) -> None:
+    for path in sorted(shared_memory_files(uid), key=lambda p: len(p.parts), reverse=True):
+        try:
+            path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+        except OSError:
+            pass
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of ``uid``, from a child that becomes that uid (so nothing else is hit)."""
+    def become():
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(uid)
+    subprocess.run(["kill", "-9", "-1"], preexec_fn=become, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class MemoryWatchdog(threading.Thread):
+    """Kills the worker when its processes together hold more than ``limit_mb``.
+
+    Counts each process's proportional set size (so shared mappings count), the
+    shared-memory files and memfds they hold open, and, for a uid of its own,
+    the files that uid left in /dev/shm."""
+
+    def __init__(self, root_pid: int, uid: int | None, limit_mb: int, kill, interval: float = 0.2):
+        super().__init__(daemon=True, name="memory-watchdog")
+        self.root_pid, self.uid, self.limit, self.kill_worker = root_pid, uid, limit_mb << 20, kill
+        self.interval = interval
+        self.exceeded_mb = 0
+        self._stop_event = threading.Event()
+
+    def usage(self) -> int:
+        seen: set = set()
+        total = sum(process_memory(pid, seen) for pid in worker_processes(self.root_pid, self.uid))
+        if self.uid is not None:
+            for path in shared_memory_files(self.uid):
+                try:
+                    stat = path.lstat()
+                    if (stat.st_dev, stat.st_ino) not in seen:
+                        seen.add((stat.st_dev, stat.st_ino))
+                        total += stat.st_blocks * 512
+                except OSError:
+                    continue
+        return total
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            used = self.usage()
+            if used > self.limit:
+                self.exceeded_mb = used >> 20
+                self.kill_worker()
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()

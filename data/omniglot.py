@@ -253,6 +253,7 @@ def write_atomically(arrays: dict[str, np.ndarray], path: Path) -> None:
             np.savez(stream, **arrays)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it 0600; every user of the machine may read the data
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

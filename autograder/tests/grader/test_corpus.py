@@ -1,14 +1,19 @@
-"""A corpus of broken and hostile submissions, graded through the real Gradescope entry point.
+"""A corpus of broken and hostile submissions, graded the ways the kit is used.
 
 The fixture homework's Gradescope zip is unpacked into a temporary
-``/autograder``-shaped tree; every case puts its files in ``submission/``, runs
-``run_autograder`` and checks each test's score, the messages, and that
-results.json is valid. hw0's tests: 1.1 (1 point) probabilities sum to one,
-1.2 (2) values equal the reference, 1.3 (2, partial) gradients at two
-temperatures, 2.1 (1) accuracy of the checkpoint ``linear.pt``.
+``/autograder``-shaped tree; every case puts its files in ``submission/``, grades
+them and checks each test's score, the messages, that results.json is valid
+UTF-8 JSON, and that no process of the grading is left. hw0's tests: 1.1
+(1 point) probabilities sum to one, 1.2 (2) values equal the reference, 1.3 (2,
+partial) gradients at two temperatures, 2.1 (1) accuracy of the checkpoint
+``linear.pt``, computed with the reference's code on points drawn from the
+grading's secret seed.
 
-Cases marked ``needs_drop`` rely on the worker running as an unprivileged user
-(the grader runs as root and that user can run this Python), as on Gradescope.
+Layouts (``LAYOUTS``): Gradescope's ``run_autograder`` as root with the strongest
+box (namespaces) and with the box a default Docker container allows (the
+privilege drop and seccomp, ``KIT_ISOLATION=drop``); ``python -m autograder
+grade`` as root and as a normal user (user namespaces). Every case runs in both
+Gradescope layouts; the cases about isolation run in the local ones too.
 """
 import io
 import json
@@ -25,12 +30,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.grading import sandbox_identity
 from autograder.release import build_gradescope_zip
 from autograder.results import validate
 
 FULL = {"1.1": 1.0, "1.2": 2.0, "1.3": 2.0, "2.1": 1.0}
-SOFTMAX_ZERO = {"1.1": 0.0, "1.2": 0.0, "1.3": 0.0, "2.1": 1.0}
+SOFTMAX_ZERO = {"1.1": 0.0, "1.2": 0.0, "1.3": 0.0, "2.1": 1.0}  # 2.1 runs the reference's code on the checkpoint
 ZERO = dict.fromkeys(FULL, 0.0)
 ROOT_MARK = "@ROOT@"  # replaced by the temporary /autograder root
 PORT_MARK = "@PORT@"  # replaced by a port the test listens on
@@ -43,7 +47,8 @@ class Case:
     messages: tuple = ()                 # each must appear in some test's output or the top-level output
     files: dict = field(default_factory=dict)  # other files of the submission: path -> str or bytes
     checkpoint: object = None            # hw0/linear.pt: bytes, or a function of the root (default: a correct one)
-    needs_drop: bool = False
+    isolation: bool = False              # about isolation: also graded locally, as root and as a normal user
+    links: dict = field(default_factory=dict)  # path in the submission -> what it links to (ROOT_MARK allowed)
 
 
 def reference() -> str:
@@ -79,12 +84,60 @@ class Exploit:
 
 
 GOOD_CHECKPOINT = checkpoint_bytes({"weight": torch.tensor([[-1.0, 0.0], [1.0, 0.0]])})
-TRY_READ = "try:\n    print(open({path!r}).read()[:50])\nexcept OSError as error:\n    raise RuntimeError(f'could not read: {{error}}')\n"
+TRY_READ = ("import os\ntry:\n    print(os.listdir({path!r}) if os.path.isdir({path!r}) else open({path!r}).read()[:50])\n"
+            "except OSError as error:\n    raise RuntimeError(f'could not read: {{error}}')\n")
+FIND_SEED = """import os
+for pid in os.listdir('/proc'):
+    for part in ('environ', 'cmdline'):
+        try:
+            text = open(f'/proc/{pid}/{part}', 'rb').read()
+        except OSError:
+            continue
+        if b'KIT_GRADER_SEED' in text or b'--grader-seed' in text:
+            raise RuntimeError(f'found the seed in /proc/{pid}/{part}')
+"""
+DAEMON = """import ctypes, os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        ctypes.CDLL(None).prctl(1, 0)  # no parent-death signal
+        for _ in range(600):
+            time.sleep(1)
+            try:
+                open('@ROOT@/results/results.json', 'w').write('{"score": 100}')
+            except OSError:
+                pass
+    os._exit(0)
+"""
+SHM_FLOOD = """    import mmap
+    try:
+        for part in range(300):  # files under the 8 MB file-size limit, 1.8 GB in all
+            with open(f'/dev/shm/flood{part}', 'wb') as handle:
+                for _ in range(6):
+                    handle.write(b'x' * (1 << 20))
+    except OSError as error:
+        raise RuntimeError(f'shared memory refused: {error}')
+    return torch.softmax(logits / temperature, dim=-1)
+"""
+SHARED_MAP = """    import mmap
+    block = mmap.mmap(-1, 2200 << 20, flags=mmap.MAP_SHARED)
+    for offset in range(0, len(block), 4096):
+        block[offset] = 1
+    return torch.softmax(logits / temperature, dim=-1)
+"""
+
+
+def zip_bomb() -> bytes:
+    """A torch.save archive that unpacks to a gigabyte: a real checkpoint plus one large deflated member."""
+    buffer = io.BytesIO(GOOD_CHECKPOINT)
+    with zipfile.ZipFile(buffer, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data/huge", b"\0" * (1 << 30))
+    return buffer.getvalue()
 
 CASES = {
     "reference": Case(reference(), FULL),
-    "syntax error": Case(reference() + "\ndef broken(:\n", ZERO, ("SyntaxError",)),
-    "missing file": Case(None, ZERO, ("upload your hw0/ files", "NotImplementedError")),
+    "syntax error": Case(reference() + "\ndef broken(:\n", SOFTMAX_ZERO, ("SyntaxError",)),
+    "missing file": Case(None, SOFTMAX_ZERO, ("upload your hw0/ files", "NotImplementedError")),
     "missing function": Case(reference().replace("def tempered_softmax", "def other_name"), SOFTMAX_ZERO,
                              ("cannot import name 'tempered_softmax'",)),
     "wrong signature": Case(reference().replace("(logits: torch.Tensor, temperature: float)", "(logits)"), SOFTMAX_ZERO,
@@ -104,12 +157,12 @@ CASES = {
     "memory exhaustion (python)": Case(with_softmax("    x = [0] * 10**10\n"), SOFTMAX_ZERO, ("MemoryError",)),
     "fork bomb": Case(with_softmax("    import os\n    while True:\n        try:\n            os.fork()\n"
                                    "        except OSError:\n            pass\n"), SOFTMAX_ZERO, ("did not finish",),
-                      needs_drop=True),
+                      isolation=True),
     "megabytes of printing": Case(with_softmax("    while True:\n        print('x' * 100_000)\n"), SOFTMAX_ZERO,
                                   ("output limit",)),
-    "sys.exit at import": Case(at_import("import sys\nsys.exit(3)\n"), ZERO, ("SystemExit: 3",)),
-    "os._exit at import": Case(at_import("import os\nos._exit(0)\n"), ZERO, ("exited with status 0",)),
-    "kills its own process": Case(at_import("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"), ZERO,
+    "sys.exit at import": Case(at_import("import sys\nsys.exit(3)\n"), SOFTMAX_ZERO, ("SystemExit: 3",)),
+    "os._exit at import": Case(at_import("import os\nos._exit(0)\n"), SOFTMAX_ZERO, ("exited with status 0",)),
+    "kills its own process": Case(at_import("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"), SOFTMAX_ZERO,
                                   ("killed",)),
     "writes results.json": Case(at_import(
         f"try:\n    open('{ROOT_MARK}/results/results.json', 'w').write('{{\"score\": 100}}')\nexcept OSError:\n    pass\n"),
@@ -118,11 +171,11 @@ CASES = {
         f"import os\ntry:\n    os.remove('{ROOT_MARK}/results/results.json')\nexcept OSError:\n    pass\n"), FULL),
     "edits the test files": Case(at_import(
         f"try:\n    open('{ROOT_MARK}/source/hw0/tests/test_hw0_public.py', 'w').write('')\nexcept OSError:\n    pass\n"),
-        FULL, needs_drop=True),
+        FULL, isolation=True),
     "reads the reference solution": Case(at_import(TRY_READ.format(path=f"{ROOT_MARK}/source/autograder/solutions/hw0/ops.py")),
-                                         ZERO, ("Permission denied",), needs_drop=True),
+                                         SOFTMAX_ZERO, ("could not read",), isolation=True),
     "reads the hidden tests": Case(at_import(TRY_READ.format(path=f"{ROOT_MARK}/source/autograder/tests/hw0/test_hw0_hidden.py")),
-                                   ZERO, ("Permission denied",), needs_drop=True),
+                                   SOFTMAX_ZERO, ("could not read",), isolation=True),
     "monkeypatches torch": Case(
         "import torch\ntorch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\n"
         + with_softmax("    return torch.zeros_like(logits)\n"), SOFTMAX_ZERO),
@@ -143,23 +196,57 @@ CASES = {
         files={"autograder/__init__.py": "raise SystemExit(0)\n", "data/__init__.py": "raise SystemExit(0)\n",
                "hw0/tests/hw0_probes.py": "def softmax_of_seeded_logits(*a, **k):\n    return None\n",
                "torch.py": "raise SystemExit(0)\n"}),
-    "malicious pickle checkpoint": Case(reference(), {**FULL, "2.1": 0.0}, ("Weights only load failed",),
+    "malicious pickle checkpoint": Case(reference(), {**FULL, "2.1": 0.0}, ("not a checkpoint written by torch.save",),
                                         checkpoint=lambda root: pickle.dumps(Exploit(root / "pwned"))),
     "checkpoint of the wrong architecture": Case(reference(), {**FULL, "2.1": 0.0}, ("size mismatch",),
                                                  checkpoint=checkpoint_bytes({"weight": torch.zeros(3, 7)})),
     "opens a network connection": Case(with_softmax(
         f"    import socket\n    try:\n        socket.create_connection(('127.0.0.1', {PORT_MARK}), timeout=2).sendall(b'leak')\n"
-        "    except OSError:\n        pass\n    return torch.softmax(logits / temperature, dim=-1)\n"), FULL, needs_drop=True),
+        "    except OSError:\n        pass\n    return torch.softmax(logits / temperature, dim=-1)\n"), FULL, isolation=True),
+    "reads the data set": Case(at_import(TRY_READ.format(path=f"{ROOT_MARK}/omniglot")), SOFTMAX_ZERO, ("could not read",),
+                               isolation=True),
+    "reads the submission's metadata": Case(at_import(TRY_READ.format(path=f"{ROOT_MARK}/submission_metadata.json")),
+                                            SOFTMAX_ZERO, ("could not read",), isolation=True),
+    "reads the submission as uploaded": Case(at_import(TRY_READ.format(path=f"{ROOT_MARK}/submission")), SOFTMAX_ZERO,
+                                             ("could not read",), isolation=True),
+    "looks for the seed in /proc": Case(at_import(FIND_SEED), FULL, isolation=True),
+    "links its code to the reference": Case(None, SOFTMAX_ZERO, ("was not taken: it is a link",), isolation=True,
+                                            links={"hw0/ops.py": f"{ROOT_MARK}/source/autograder/solutions/hw0/ops.py"}),
+    "links its package folder to the reference": Case(None, ZERO, ("upload your hw0/ files",), isolation=True,
+                                                      links={"hw0": f"{ROOT_MARK}/source/autograder/solutions/hw0"}),
+    "links to the hidden tests": Case(reference(), FULL, ("was not taken: it is a link",), isolation=True,
+                                      links={"hw0/tests.pt": f"{ROOT_MARK}/source/autograder/tests/hw0/test_hw0_hidden.py"}),
+    "hard link to the reference": Case(None, SOFTMAX_ZERO, ("was not taken: it is a hard link",), isolation=True,
+                                       links={"hw0/ops.py": "hard:" + f"{ROOT_MARK}/source/autograder/solutions/hw0/ops.py"}),
+    "a pipe named like its code": Case(None, SOFTMAX_ZERO, ("was not taken: it is not a regular file",), isolation=True,
+                                       links={"hw0/ops.py": "fifo:"}),
+    "a daemon that outlives the grading": Case(at_import(DAEMON), FULL, isolation=True),
+    "fills /dev/shm": Case(with_softmax(SHM_FLOOD), SOFTMAX_ZERO, isolation=True),
+    "maps shared memory": Case(with_softmax(SHARED_MAP), SOFTMAX_ZERO, ("memory limit",), isolation=True),
+    "a checkpoint that inflates": Case(reference(), {**FULL, "2.1": 0.0}, ("unpacks to 1024 MB",),
+                                       checkpoint=zip_bomb()),
+    "a helper module of its own": Case(
+        "from hw0.helpers import scale\n" + with_softmax("    return torch.softmax(scale(logits, temperature), dim=-1)\n"),
+        FULL, ("helper module hw0/helpers.py was taken",),
+        files={"hw0/helpers.py": "def scale(logits, temperature):\n    return logits / temperature\n"}),
+    "a file name that is not UTF-8": Case(reference(), FULL, ("caf\ufffd.pt was not taken",),
+                                          links={"hw0/caf\udce9.pt": "/etc/hostname"}),
 }
 
 
-@pytest.fixture(scope="module")
-def autograder_root(tmp_path_factory):
-    """An /autograder-shaped tree with the fixture homework's built zip unpacked in source/."""
+LAYOUTS = ("gradescope", "gradescope-drop", "local-root", "local-user")
+WORKER_MARKS = (b"def serve(impl_root", b"Puts the worker in its box")  # in the cmdline of every worker and launcher
+
+
+@pytest.fixture(scope="module", params=LAYOUTS)
+def layout(request, tmp_path_factory):
+    """(layout, an /autograder-shaped tree with the fixture homework's built zip unpacked in source/)."""
     from autograder.kit import Kit
     from autograder.release import write_skeletons
 
-    base = tmp_path_factory.mktemp("gradescope")
+    if os.geteuid() != 0:
+        pytest.skip("the corpus grades as root (Gradescope) and as a normal user; it needs root to do both")
+    base = tmp_path_factory.mktemp(request.param)
     kit_root = base / "kit"
     shutil.copytree(Path(__file__).parent / "fixture_kit", kit_root)
     kit = Kit(kit_root)
@@ -167,12 +254,24 @@ def autograder_root(tmp_path_factory):
     root = base / "autograder"
     with zipfile.ZipFile(build_gradescope_zip(kit, "hw0", base / "dist")) as archive:
         archive.extractall(root / "source")
+    (root / "omniglot").mkdir()
+    (root / "omniglot" / "omniglot28_v1.npz").write_bytes(b"labels of every character")
+    (root / "submission_metadata.json").write_text('{"users": []}')
     os.chmod(base, 0o755)
     os.chmod(root, 0o755)
-    return root
+    return request.param, root
 
 
-def run_autograder(root: Path, case: Case, port: int) -> dict:
+def make_link(path: Path, target: str) -> None:
+    if target == "fifo:":
+        os.mkfifo(path)
+    elif target.startswith("hard:"):
+        os.link(target[len("hard:"):], path)
+    else:
+        path.symlink_to(target)
+
+
+def run_grader(layout: str, root: Path, case: Case, port: int) -> dict:
     submission = root / "submission"
     shutil.rmtree(submission, ignore_errors=True)
     shutil.rmtree(root / "results", ignore_errors=True)
@@ -184,36 +283,108 @@ def run_autograder(root: Path, case: Case, port: int) -> dict:
     checkpoint = case.checkpoint(root) if callable(case.checkpoint) else case.checkpoint
     (package / "linear.pt").write_bytes(GOOD_CHECKPOINT if checkpoint is None else checkpoint)
     for relative, content in case.files.items():
-        (submission / relative).parent.mkdir(parents=True, exist_ok=True)
-        (submission / relative).write_text(content) if isinstance(content, str) else (submission / relative).write_bytes(content)
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KIT_PYTHON": sys.executable, "KIT_CALL_TIMEOUT": "5"}
-    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, timeout=600,
+        path = submission / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(fill(content)) if isinstance(content, str) else path.write_bytes(content)
+    for relative, target in case.links.items():
+        if relative == "hw0":
+            shutil.rmtree(package)
+        make_link(submission / relative, fill(target))
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KIT_PYTHON": sys.executable, "KIT_CALL_TIMEOUT": "5",
+           "OMNIGLOT_CACHE": str(root / "omniglot")}
+    env.pop("KIT_ISOLATION", None)
+    if layout.startswith("gradescope"):
+        if layout == "gradescope-drop":
+            env["KIT_ISOLATION"] = "drop"
+        command, become = ["bash", str(root / "source" / "run_autograder")], None
+        out = root / "results" / "results.json"
+    else:
+        (root / "results").mkdir()
+        out = root / "results" / "results.json"
+        command = [sys.executable, "-m", "autograder", "grade", "hw0", "--submission", str(submission), "--out", str(out)]
+        become = None
+        if layout == "local-user":  # everything the staff member owns is readable by them; nobody else's is
+            subprocess.run(["chmod", "-R", "a+rX", str(root / "source"), str(submission)], check=True)
+            subprocess.run(["chown", "-R", "nobody", str(root / "results")], check=True)
+            env["HOME"] = str(root / "results")
+            become = become_nobody
+    subprocess.run(command, env=env, timeout=600, cwd=root / "source", preexec_fn=become,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return json.loads((root / "results" / "results.json").read_text())
+    text = out.read_bytes().decode("utf-8")  # strict: no lone surrogates
+    return json.loads(text)
+
+
+def become_nobody() -> None:
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def leftover_processes() -> list[str]:
+    """Command lines of processes that run a worker or a launcher."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if any(mark in cmdline for mark in WORKER_MARKS):
+            found.append(f"{pid}: {cmdline[:120]!r}")
+    return found
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_submission_gets_its_grade_and_message(name, autograder_root):
+def test_bad_submission_gets_its_grade_and_message(name, layout):
+    layout, root = layout
     case = CASES[name]
-    if case.needs_drop and sandbox_identity()[0] is None:
-        pytest.skip("needs the grader as root and an unprivileged user who can run this Python (as on Gradescope)")
+    if layout.startswith("local") and not case.isolation and name != "reference":
+        pytest.skip("graded in the Gradescope layouts; locally only the cases about isolation")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     listener.settimeout(0.1)
-    tests_file = autograder_root / "source" / "hw0" / "tests" / "test_hw0_public.py"
+    tests_file = root / "source" / "hw0" / "tests" / "test_hw0_public.py"
     tests_before = tests_file.read_bytes()
     try:
-        results = run_autograder(autograder_root, case, listener.getsockname()[1])
+        results = run_grader(layout, root, case, listener.getsockname()[1])
         with pytest.raises(socket.timeout):
             listener.accept()  # nothing reached the test's port
     finally:
         listener.close()
+    assert not leftover_processes(), f"processes of the grading are left: {leftover_processes()}"
     validate(results)
     scores = {test["number"]: test["score"] for test in results["tests"]}
     assert scores == case.scores, json.dumps(results, indent=1)[:3000]
     everything = "\n".join([results["output"]] + [test["output"] for test in results["tests"]])
     for message in case.messages:
         assert message in everything, f"{message!r} not in the messages:\n{everything[:3000]}"
-    assert not (autograder_root / "pwned").exists(), "a pickle in a checkpoint was executed"
+    assert not (root / "pwned").exists(), "a pickle in a checkpoint was executed"
     assert tests_file.read_bytes() == tests_before, "the submission changed the grader's tests"
+    assert not list(Path("/dev/shm").glob("flood*")), "shared memory of the submission outlived its grading"
+
+
+def test_a_box_that_does_not_hold_stops_the_grading(tmp_path):
+    """Locally as root, the privilege drop cannot hide a world-readable kit: the grading stops, fail closed."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    submission = tmp_path / "submission" / "hw0"
+    submission.mkdir(parents=True)
+    (submission / "ops.py").write_text(reference())
+    from autograder.kit import Kit
+    from autograder.release import write_skeletons
+
+    kit_root = tmp_path / "kit"
+    shutil.copytree(Path(__file__).parent / "fixture_kit", kit_root)
+    write_skeletons(Kit(kit_root), "hw0")
+    for path in [kit_root, *kit_root.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o005)
+    out = tmp_path / "results.json"
+    command = [sys.executable, "-c", "import sys; from pathlib import Path; from autograder.kit import Kit; "
+               "from autograder.__main__ import main; import autograder.grading as g; "
+               f"sys.exit(g.grade_main(type('A', (), dict(homework='hw0', submission={str(submission.parent)!r}, "
+               f"out={str(out)!r}, seed=None, unsafe_no_isolation=False))(), Kit(Path({str(kit_root)!r}))))"]
+    ran = subprocess.run(command, env={**os.environ, "KIT_ISOLATION": "drop"}, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "STOPPED" in ran.stderr and "the worker can read" in ran.stderr, ran.stderr
+    results = json.loads(out.read_text())
+    assert results["score"] == 0 and not results["tests"] and "could not isolate" in results["output"]

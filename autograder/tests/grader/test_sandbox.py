@@ -80,3 +80,32 @@ def test_hard_exit_and_non_data_results_are_reported(worker, probes):
         worker.call(probes.exit_hard)
     with pytest.raises(SubmissionError, match="not made of tensors and plain data"):
         worker.call(probes.not_data)
+
+
+STOP_READING = textwrap.dedent('''
+    import os
+    import sys
+
+    def stop_reading():
+        """Keep the request pipe open but move it away, so that nobody reads what the grader writes."""
+        fd = int(sys.argv[3])
+        silent_read, silent_write = os.pipe()  # a pipe nobody writes to: the worker waits on it for ever
+        globals()["kept"] = (os.dup(fd), silent_write)
+        os.dup2(silent_read, fd)
+        return True
+
+    def echo(value):
+        return value
+''')
+
+
+def test_a_worker_that_stops_reading_cannot_block_the_grader(tmp_path):
+    path = tmp_path / "stop_probes.py"
+    path.write_text(STOP_READING)
+    spec = importlib.util.spec_from_file_location("stop_probes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with Worker(tmp_path, tmp_path, Limits(call_seconds=3)) as worker:
+        assert worker.call(module.stop_reading)
+        with pytest.raises(SubmissionTimeout, match="did not finish within 3 seconds"):
+            worker.call(module.echo, torch.zeros(4 << 20))  # 16 MB: far more than a pipe holds

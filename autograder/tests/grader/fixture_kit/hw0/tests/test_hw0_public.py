@@ -2,6 +2,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw0_probes
+from autograder.pytest_plugin import load_submitted_checkpoint, received
 
 
 @weight(1)
@@ -15,15 +16,14 @@ def test_softmax_rows_sum_to_one(impl):
 
 @weight(1)
 @number("2.1")
-def test_checkpoint_accuracy(impl, impl_root, grader_seed):
+def test_checkpoint_accuracy(impl_root, evaluator, grader_seed):
     """the submitted checkpoint classifies the grader's points"""
-    path = impl_root / "hw0" / "checkpoints" / "linear.pt"
-    assert path.is_file(), "checkpoints/linear.pt is missing from your submission"
-    state = torch.load(path, weights_only=True)
-    generator = torch.Generator().manual_seed(1000 + grader_seed)
+    state = load_submitted_checkpoint(impl_root, "hw0", "linear.pt", ["weight"])
+    generator = torch.Generator().manual_seed(grader_seed)
     features = torch.randn(200, 2, generator=generator)
     labels = (features[:, 0] > 0).long()
-    predictions = impl.call(hw0_probes.predict, state, features)
-    accuracy = (predictions == labels).float().mean().item()
+    predictions = received(evaluator.call(hw0_probes.predict, state, features), shape=(200,), dtype=torch.int64,
+                           name="predictions")
+    accuracy = (predictions == labels).double().mean().item()
     print(f"accuracy {accuracy:.3f} (threshold 0.9)")
     assert accuracy >= 0.9
