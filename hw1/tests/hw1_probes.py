@@ -83,29 +83,42 @@ def loss_and_gradient(logits: torch.Tensor, labels: torch.Tensor) -> dict:
     return {"loss": loss.detach(), "gradient": logits.grad}
 
 
-def short_training(steps: int, seed: int = 0) -> torch.Tensor:
-    """Query losses of a small MANN meta-trained on real Omniglot, 2-way 1-shot."""
-    from hw1.episodes import DataGenerator
+def short_training(train_characters: torch.Tensor, steps: int, seed: int = 0) -> dict:
+    """A small MANN meta-trained 2-way 1-shot on the training characters it is given (uint8 [C, 20, 28, 28]):
+    its training losses and its weights, which the test evaluates on tasks of its own."""
+    from hw1.episodes import sample_episodes
     from hw1.mann import MANN, query_loss
 
     torch.manual_seed(seed)
-    tasks = DataGenerator(2, 2, "train", seed=seed)
+    generator = torch.Generator().manual_seed(seed)
     model = MANN(2, 2, 64)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(steps):
-        images, labels = tasks.sample_batch(32)
+        images, labels = sample_episodes(train_characters, 2, 2, 32, generator)
         loss = query_loss(model(images, labels), labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    return torch.tensor(losses)
+    return {"losses": torch.tensor(losses), "state_dict": model.state_dict()}
+
+
+def query_loss_of_weights(state_dict: dict | None, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """The query loss of a 2-way MANN(hidden 64) with these weights (None: a fresh seeded one) on the given tasks."""
+    from hw1.mann import MANN, query_loss
+
+    torch.manual_seed(seed)
+    model = MANN(2, 2, 64)
+    if state_dict is not None:
+        model.load_state_dict(state_dict)
+    with torch.no_grad():
+        return query_loss(model(images, labels), labels)
 
 
 def checkpoint_logits(checkpoint: dict, pixels: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The submitted model's query logits [B, N, N] on uint8 images [B, K+1, N, 784] (ink = 255);
-    the query labels it receives are zeros."""
+    the query labels it receives are zeros. The grader runs a MANN checkpoint with the reference's code."""
     from hw1.extension import BlackBoxLearner
     from hw1.mann import MANN
 

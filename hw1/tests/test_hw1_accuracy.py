@@ -2,7 +2,9 @@
 
 Train with ``python hw1/main.py`` (see the handout); it writes the checkpoints
 to ``hw1/checkpoints/``. The model sees the test tasks with the query labels
-replaced by zeros; the labels stay on this side.
+replaced by zeros; the labels stay on this side. The tasks come from the grading's secret
+seed. A MANN checkpoint is run with the reference's code on the grader (a checkpoint is
+weights, not a program); the extension's architecture is yours, so your code runs it.
 """
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw1_probes
-from autograder.pytest_plugin import load_submitted_checkpoint
+from autograder.pytest_plugin import checked_config, load_submitted_checkpoint, received
 from data.episodes import EpisodeSampler
 from data.omniglot import load_omniglot
 from data.splits import character_split
@@ -23,10 +25,10 @@ EXTENSION_THRESHOLD = 0.85
 
 def grader_tasks(num_classes: int, num_shot: int, seed: int):
     """Test tasks in the homework's layout: (images, labels with zeroed query row, query targets [B, N])."""
-    sampler = EpisodeSampler(load_omniglot(), character_split("test"), num_classes, num_shot, 1, seed=10_000 + seed)
+    sampler = EpisodeSampler(load_omniglot(), character_split("test"), num_classes, num_shot, 1, seed=seed)
     images = sampler.sample(NUM_TASKS).flatten(3).transpose(1, 2).contiguous()  # [B, K+1, N, 784]
     labels = torch.eye(num_classes).repeat(NUM_TASKS, num_shot + 1, 1, 1)
-    order = torch.rand(NUM_TASKS, num_classes, generator=torch.Generator().manual_seed(seed)).argsort(1)
+    order = torch.rand(NUM_TASKS, num_classes, generator=torch.Generator().manual_seed(seed + 1)).argsort(1)
     tasks = torch.arange(NUM_TASKS).unsqueeze(1)
     images[:, -1] = images[tasks, -1, order]
     targets = order.clone()  # the class of each query position
@@ -34,36 +36,43 @@ def grader_tasks(num_classes: int, num_shot: int, seed: int):
     return images, labels, targets
 
 
-def assert_checkpoint_accuracy(impl, impl_root: Path, name: str, num_classes: int, num_shot: int, seed: int,
+CONFIGS = {"mann": {"num_classes": {2, 5}, "samples_per_class": {2, 3, 6}, "hidden_dim": (int, 1, 512)},
+           "extension": None}  # the extension's architecture is the student's own
+
+
+def assert_checkpoint_accuracy(runner, impl_root: Path, name: str, num_classes: int, num_shot: int, seed: int,
                                threshold: float) -> None:
-    """Load the checkpoint here, let the submitted model classify the grader's tasks, score it here."""
+    """Load the checkpoint here, let ``runner`` classify the grader's tasks with it, score it here."""
     checkpoint = load_submitted_checkpoint(impl_root, "hw1", name, ["model", "config", "state_dict"])
+    assert checkpoint["model"] in CONFIGS, f"{name}: unknown model {checkpoint['model']!r}"
     config = checkpoint["config"]
-    assert (config.get("num_classes"), config.get("samples_per_class")) == (num_classes, num_shot + 1), \
+    if CONFIGS[checkpoint["model"]] is not None:
+        checked_config(config, CONFIGS[checkpoint["model"]], name)
+    assert isinstance(config, dict) and (config.get("num_classes"), config.get("samples_per_class")) == (num_classes, num_shot + 1), \
         f"{name} was trained for {config.get('num_classes')}-way with {config.get('samples_per_class')} samples per class"
     images, labels, targets = grader_tasks(num_classes, num_shot, seed)
     pixels = (images * 255).round().to(torch.uint8)  # exact: the sampler's images are k / 255
-    logits = impl.call(hw1_probes.checkpoint_logits, checkpoint, pixels, labels, timeout=240)
-    assert logits.shape == (NUM_TASKS, num_classes, num_classes), f"query logits: expected {(NUM_TASKS, num_classes, num_classes)}, got {tuple(logits.shape)}"
-    accuracy = (logits.argmax(-1) == targets).float().mean().item()
+    logits = received(runner.call(hw1_probes.checkpoint_logits, checkpoint, pixels, labels, timeout=240),
+                      shape=(NUM_TASKS, num_classes, num_classes), name="the query logits", bound=1e30)
+    accuracy = (logits.argmax(-1) == targets).double().mean().item()
     print(f"test accuracy {accuracy:.3f} on {NUM_TASKS} tasks (threshold {threshold})")
     assert accuracy >= threshold, f"test accuracy {accuracy:.3f} is below {threshold}"
 
 
 @weight(4)
 @number("3.1")
-def test_mann_2way_1shot_accuracy(impl, impl_root, grader_seed):
+def test_mann_2way_1shot_accuracy(evaluator, impl_root, grader_seed):
     """mann_K1_N2.pt: 2-way 1-shot test accuracy"""
-    assert_checkpoint_accuracy(impl, impl_root, "mann_K1_N2.pt", 2, 1, grader_seed, MANN_THRESHOLD)
+    assert_checkpoint_accuracy(evaluator, impl_root, "mann_K1_N2.pt", 2, 1, grader_seed, MANN_THRESHOLD)
 
 
 @weight(1)
 @number("4.1")
 def test_extension_hides_query_labels(impl):
     """going further: BlackBoxLearner returns [B, K+1, N, N] and ignores the query labels"""
-    honest = impl.call(hw1_probes.extension_outputs, seed=0)
-    leaked = impl.call(hw1_probes.extension_outputs, seed=0, query_labels=torch.full((4, 5, 5), 3.0))
-    assert honest.shape == (4, 2, 5, 5), f"expected (4, 2, 5, 5), got {tuple(honest.shape)}"
+    honest = received(impl.call(hw1_probes.extension_outputs, seed=0), shape=(4, 2, 5, 5), name="the logits")
+    leaked = received(impl.call(hw1_probes.extension_outputs, seed=0, query_labels=torch.full((4, 5, 5), 3.0)),
+                      shape=(4, 2, 5, 5), name="the logits")
     torch.testing.assert_close(leaked, honest, msg="changing the query labels changed the logits")
 
 

@@ -100,28 +100,39 @@ def protonet_step(seed: int, num_way: int = 3, num_support: int = 2, num_query: 
             "gradients": {name: p.grad for name, p in model.named_parameters()}}
 
 
-def short_training(method: str, steps: int, batch_size: int, seed: int = 0) -> torch.Tensor:
-    """Query accuracies of a small meta-training run on real Omniglot, 5-way 1-shot, 5 queries per class."""
-    from data.episodes import EpisodeSampler, split_support_query
-    from data.omniglot import load_omniglot
-    from data.splits import character_split
+def short_training(train_images: torch.Tensor, method: str, steps: int, batch_size: int, seed: int = 0) -> dict:
+    """A short 5-way 1-shot meta-training run (5 queries per class) on the training characters it is given
+    (uint8 [C, 20, 28, 28]): its query accuracies and its weights, which the test evaluates on tasks of its own."""
+    from data.episodes import split_support_query
     from hw2.maml import MAML
     from hw2.protonet import ProtoNet
 
     torch.manual_seed(seed)
-    sampler = EpisodeSampler(load_omniglot(), character_split("train"), 5, 1, 5, seed=seed)
     generator = torch.Generator().manual_seed(seed)
+    images = train_images.float() / 255
     model = MAML(5, 1, 0.4, first_order=True) if method == "maml" else ProtoNet()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3 if method == "maml" else 1e-3)
     accuracies = []
     for _ in range(steps):
-        batch = split_support_query(sampler.sample(batch_size), 1, generator)
+        classes = torch.stack([torch.randperm(len(images), generator=generator)[:5] for _ in range(batch_size)])
+        drawings = torch.stack([torch.randperm(20, generator=generator)[:6] for _ in range(batch_size * 5)]).view(batch_size, 5, 6)
+        episode = images[classes.unsqueeze(-1), drawings].unsqueeze(3)  # [B, 5, 6, 1, 28, 28]
+        batch = split_support_query(episode, 1, generator)
         loss, _, query_accuracy = model.outer_step(batch, train=True) if method == "maml" else model.step(batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         accuracies.append(query_accuracy)
-    return torch.tensor(accuracies)
+    return {"accuracies": torch.tensor(accuracies), "state_dict": model.state_dict()}
+
+
+def fresh_weights(method: str, seed: int = 0) -> dict:
+    """The weights ``short_training`` starts from."""
+    from hw2.maml import MAML
+    from hw2.protonet import ProtoNet
+
+    torch.manual_seed(seed)
+    return (MAML(5, 1, 0.4, first_order=True) if method == "maml" else ProtoNet()).state_dict()
 
 
 def checkpoint_logits(checkpoint: dict, support: torch.Tensor, support_labels: torch.Tensor,

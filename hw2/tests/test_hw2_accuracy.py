@@ -2,7 +2,8 @@
 
 Train with ``python hw2/main.py`` (see the handout); it writes the checkpoints
 to ``hw2/checkpoints/``. The learner sees the support images with their labels
-and the query images without theirs; the query labels stay on this side.
+and the query images without theirs; the query labels stay on this side. The tasks come from
+the grading's secret seed, and on the grader the learner is the reference's code with your weights.
 """
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw2_probes
-from autograder.pytest_plugin import load_submitted_checkpoint
+from autograder.pytest_plugin import checked_config, load_submitted_checkpoint, received
 from data.episodes import EpisodeSampler, split_support_query
 from data.omniglot import load_omniglot
 from data.splits import character_split
@@ -23,9 +24,9 @@ THRESHOLDS = {"protonet": 0.96, "maml": 0.93}
 
 def grader_tasks(num_way: int, num_support: int, seed: int) -> tuple[torch.Tensor, ...]:
     """Test tasks: support uint8 [B, N*K, 1, 28, 28], support labels, query uint8 [B, N*Q, ...], query labels."""
-    sampler = EpisodeSampler(load_omniglot(), character_split("test"), num_way, num_support, NUM_QUERY, seed=20_000 + seed)
+    sampler = EpisodeSampler(load_omniglot(), character_split("test"), num_way, num_support, NUM_QUERY, seed=seed)
     support, support_labels, query, query_labels = split_support_query(
-        sampler.sample(NUM_TASKS), num_support, torch.Generator().manual_seed(seed))
+        sampler.sample(NUM_TASKS), num_support, torch.Generator().manual_seed(seed + 1))
     return as_pixels(support), support_labels, as_pixels(query), query_labels
 
 
@@ -34,18 +35,24 @@ def as_pixels(images: torch.Tensor) -> torch.Tensor:
     return (images * 255).round().to(torch.uint8)
 
 
-def assert_checkpoint_accuracy(impl, impl_root: Path, method: str, num_way: int, num_support: int, seed: int) -> None:
-    """Load the checkpoint here, let the submitted learner classify the grader's tasks, score it here."""
+CONFIGS = {"maml": {"num_way": {5}, "num_inner_steps": (int, 1, 10), "inner_lr": (float, 0.0, 10.0),
+                    "learn_inner_lrs": {True, False}, "first_order": {True, False}},
+           "protonet": {}}
+
+
+def assert_checkpoint_accuracy(evaluator, impl_root: Path, method: str, num_way: int, num_support: int, seed: int) -> None:
+    """Load the checkpoint here, let ``evaluator`` (the reference's code, on the grader) classify the grader's
+    tasks with its weights, score it here."""
     name = f"{method}_K{num_support}_N{num_way}.pt"
     checkpoint = load_submitted_checkpoint(impl_root, "hw2", name, ["method", "config", "state_dict"])
     assert checkpoint["method"] == method, f"{name} holds a {checkpoint['method']!r} learner, not {method!r}"
+    checked_config(checkpoint["config"], CONFIGS[method], name)
     trained = (checkpoint.get("num_way"), checkpoint.get("num_support"))
     assert trained == (num_way, num_support), f"{name} was trained for {trained[0]}-way {trained[1]}-shot"
     support, support_labels, query, query_labels = grader_tasks(num_way, num_support, seed)
-    logits = impl.call(hw2_probes.checkpoint_logits, checkpoint, support, support_labels, query, timeout=240)
-    expected = (NUM_TASKS, num_way * NUM_QUERY, num_way)
-    assert logits.shape == expected, f"query logits: expected {expected}, got {tuple(logits.shape)}"
-    accuracy = (logits.argmax(-1) == query_labels).float().mean().item()
+    logits = received(evaluator.call(hw2_probes.checkpoint_logits, checkpoint, support, support_labels, query, timeout=240),
+                      shape=(NUM_TASKS, num_way * NUM_QUERY, num_way), name="the query logits", bound=1e30)
+    accuracy = (logits.argmax(-1) == query_labels).double().mean().item()
     threshold = THRESHOLDS[method]
     print(f"test accuracy {accuracy:.4f} on {NUM_TASKS} tasks (threshold {threshold})")
     assert accuracy >= threshold, f"test accuracy {accuracy:.4f} is below {threshold}"
@@ -53,13 +60,13 @@ def assert_checkpoint_accuracy(impl, impl_root: Path, method: str, num_way: int,
 
 @weight(4)
 @number("3.1")
-def test_protonet_5way_1shot_accuracy(impl, impl_root, grader_seed):
+def test_protonet_5way_1shot_accuracy(evaluator, impl_root, grader_seed):
     """protonet_K1_N5.pt: 5-way 1-shot test accuracy"""
-    assert_checkpoint_accuracy(impl, impl_root, "protonet", 5, 1, grader_seed)
+    assert_checkpoint_accuracy(evaluator, impl_root, "protonet", 5, 1, grader_seed)
 
 
 @weight(4)
 @number("3.2")
-def test_maml_5way_1shot_accuracy(impl, impl_root, grader_seed):
+def test_maml_5way_1shot_accuracy(evaluator, impl_root, grader_seed):
     """maml_K1_N5.pt: 5-way 1-shot test accuracy"""
-    assert_checkpoint_accuracy(impl, impl_root, "maml", 5, 1, grader_seed)
+    assert_checkpoint_accuracy(evaluator, impl_root, "maml", 5, 1, grader_seed)

@@ -169,30 +169,41 @@ def active_curve(seed: int, strategy: str, num_points: int = 4) -> dict:
     return {"curve": curve, "supports": [s.squeeze(-1) for s in seen], "x_pool": x_pool.squeeze(-1)}
 
 
-def short_training(method: str, steps: int, seed: int = 0) -> torch.Tensor:
-    """Validation NLL at K=5 (100 sinusoid tasks) before and after a short meta-training run."""
+def short_training(method: str, steps: int, seed: int = 0) -> dict:
+    """The weights after a short meta-training run on sinusoids (16 tasks a step, K=5, 20 query points)."""
     from data.regression import RegressionTasks
-    from hw3.cnp import ConditionalNeuralProcess
-    from hw3.latent import LatentVariableModel
-    from hw3.particles import ParticleMAML
 
-    torch.manual_seed(seed)
-    model = {"cnp": ConditionalNeuralProcess, "latent": LatentVariableModel, "svgd": ParticleMAML}[method]()
+    model = _seeded_model(method, seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     train_tasks = RegressionTasks("sinusoid", seed=seed)
-    val = RegressionTasks("sinusoid", seed=seed + 1).sample(100, 5, 20)
-
-    def nll() -> float:
-        return -model.predict(val.x_support, val.y_support, val.x_query, val.y_query)["log_prob"].mean().item()
-
-    before = nll()
     for _ in range(steps):
         batch = train_tasks.sample(16, 5, 20)
         loss = model.loss(batch.x_support, batch.y_support, batch.x_query, batch.y_query)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return torch.tensor([before, nll()])
+    return model.state_dict()
+
+
+def _seeded_model(method: str, seed: int):
+    from hw3.cnp import ConditionalNeuralProcess
+    from hw3.latent import LatentVariableModel
+    from hw3.particles import ParticleMAML
+
+    torch.manual_seed(seed)
+    return {"cnp": ConditionalNeuralProcess, "latent": LatentVariableModel, "svgd": ParticleMAML}[method]()
+
+
+def validation_nll(method: str, state_dict: dict | None, seed: int = 0) -> torch.Tensor:
+    """Validation NLL at K=5 on 100 held-out sinusoid tasks of a model with these weights (None: its seeded start)."""
+    from data.regression import RegressionTasks
+
+    model = _seeded_model(method, seed)
+    if state_dict is not None:
+        model.load_state_dict(state_dict)
+    val = RegressionTasks("sinusoid", seed=seed + 1).sample(100, 5, 20)
+    with torch.no_grad():
+        return -model.predict(val.x_support, val.y_support, val.x_query, val.y_query)["log_prob"].mean()
 
 
 def checkpoint_predictive(checkpoint: dict, x_support, y_support, x_query, probes=None) -> dict:

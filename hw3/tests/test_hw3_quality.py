@@ -3,7 +3,8 @@
 Train with ``python hw3/main.py`` (see the handout); it writes the checkpoints
 to ``hw3/checkpoints/``. Your model sees the support sets and the query inputs;
 the query targets stay on this side, where the NLL, coverage, calibration and
-accuracy are computed.
+accuracy are computed (in float64, from checked numbers). The tasks come from the grading's
+secret seed; on the grader your weights run in the reference's code.
 """
 import math
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw3_probes
-from autograder.pytest_plugin import load_submitted_checkpoint
+from autograder.pytest_plugin import checked_config, load_submitted_checkpoint, received
 from data.attributes import AmbiguousAttributes, all_attribute_vectors, concept_labels, features
 from data.regression import RegressionTasks
 
@@ -22,41 +23,51 @@ THRESHOLDS = {"cnp_nll": 0.65, "coverage": (0.85, 0.95), "calibration": 0.05, "l
               "active_ratio": 0.7, "svgd_nll": 0.40, "svgd_ece": 0.06, "svgd_modes": 0.85}
 
 
-def load_checkpoint(impl_root: Path, name: str, family: str) -> dict:
+CONFIGS = {"cnp": {"hidden": (int, 1, 512)}, "latent": {"hidden": (int, 1, 512), "latent_dim": (int, 1, 64)},
+           "svgd": {"input_dim": {8}, "likelihood": {"bernoulli"}, "num_particles": (int, 1, 50),
+                    "num_inner_steps": (int, 1, 10), "inner_lr": (float, 0.0, 10.0), "first_order": {True, False}}}
+
+
+def load_checkpoint(impl_root: Path, name: str, family: str, method: str) -> dict:
     checkpoint = load_submitted_checkpoint(impl_root, "hw3", name, ["method", "family", "config", "state_dict"])
     assert checkpoint["family"] == family, f"{name} was trained on {checkpoint['family']!r} tasks, not {family!r}"
+    assert checkpoint["method"] == method, f"{name} holds a {checkpoint['method']!r} model, not {method!r}"
+    checked_config(checkpoint["config"], CONFIGS[method], name)
     return checkpoint
 
 
 def mixture_predictive(components: dict, y: torch.Tensor) -> dict:
     """NLL terms, CDF and moments of the mixture that the submitted model returned (computed here)."""
-    means, variances = components["means"], components["variances"]
+    assert isinstance(components, dict) and {"means", "variances"} <= set(components), "expected means and variances"
+    means = received(components["means"], name="the predictive means")
+    variances = received(components["variances"], name="the predictive variances")
     assert means.ndim == 3 and means.shape[1:] == y.shape and variances.shape == means.shape, \
         f"expected components [S, {y.shape[0]}, {y.shape[1]}], got means {tuple(means.shape)}, variances {tuple(variances.shape)}"
-    assert torch.isfinite(means).all() and (variances > 0).all(), "the predictive has non-finite means or non-positive variances"
+    assert (variances > 0).all(), "the predictive has non-positive variances"
+    y = y.double()
     log_normal = -0.5 * ((y - means).square() / variances + variances.log() + math.log(2 * math.pi))
     return {"log_prob": log_normal.logsumexp(0) - math.log(len(means)),
             "cdf": torch.special.ndtr((y - means) / variances.sqrt()).mean(0),
             "mean": means.mean(0), "variance": (variances + means.square()).mean(0) - means.mean(0).square()}
 
 
-def regression_quality(impl, checkpoint: dict, seed: int) -> dict:
-    tasks = RegressionTasks("sinusoid", seed=30_000 + seed).sample(NUM_TASKS, NUM_SUPPORT, NUM_QUERY)
-    components = impl.call(hw3_probes.checkpoint_predictive, checkpoint, tasks.x_support, tasks.y_support,
+def regression_quality(evaluator, checkpoint: dict, seed: int) -> dict:
+    tasks = RegressionTasks("sinusoid", seed=seed).sample(NUM_TASKS, NUM_SUPPORT, NUM_QUERY)
+    components = evaluator.call(hw3_probes.checkpoint_predictive, checkpoint, tasks.x_support, tasks.y_support,
                            tasks.x_query, timeout=120)
     predictive = mixture_predictive(components, tasks.y_query.squeeze(-1))
     cdf = predictive["cdf"]
     levels = torch.arange(1, 20) * 0.05
     return {"nll": -predictive["log_prob"].mean().item(),
-            "coverage": ((cdf >= 0.05) & (cdf <= 0.95)).float().mean().item(),
-            "calibration": ((cdf.reshape(-1, 1) <= levels).float().mean(0) - levels).abs().mean().item()}
+            "coverage": ((cdf >= 0.05) & (cdf <= 0.95)).double().mean().item(),
+            "calibration": ((cdf.reshape(-1, 1) <= levels).double().mean(0) - levels).abs().mean().item()}
 
 
 @weight(3)
 @number("5.1")
-def test_cnp_nll_on_sinusoids(impl, impl_root, grader_seed):
+def test_cnp_nll_on_sinusoids(evaluator, impl_root, grader_seed):
     """cnp_sinusoid.pt: NLL per query point at K=5"""
-    quality = regression_quality(impl, load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid"), grader_seed)
+    quality = regression_quality(evaluator, load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp"), grader_seed)
     print(f"NLL {quality['nll']:.3f} on {NUM_TASKS} tasks, K={NUM_SUPPORT} (threshold {THRESHOLDS['cnp_nll']}; "
           f"the Bayes-optimal predictor: about 0.41)")
     assert quality["nll"] <= THRESHOLDS["cnp_nll"], f"NLL {quality['nll']:.3f} is above {THRESHOLDS['cnp_nll']}"
@@ -64,9 +75,9 @@ def test_cnp_nll_on_sinusoids(impl, impl_root, grader_seed):
 
 @weight(2)
 @number("5.2")
-def test_cnp_is_calibrated(impl, impl_root, grader_seed):
+def test_cnp_is_calibrated(evaluator, impl_root, grader_seed):
     """cnp_sinusoid.pt: 90% interval coverage and quantile calibration error at K=5"""
-    quality = regression_quality(impl, load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid"), grader_seed)
+    quality = regression_quality(evaluator, load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp"), grader_seed)
     low, high = THRESHOLDS["coverage"]
     print(f"90% coverage {quality['coverage']:.3f} (in [{low}, {high}]), calibration error {quality['calibration']:.4f} "
           f"(at most {THRESHOLDS['calibration']})")
@@ -76,13 +87,13 @@ def test_cnp_is_calibrated(impl, impl_root, grader_seed):
 
 @weight(2)
 @number("5.3")
-def test_active_learning_beats_random_picks(impl, impl_root, grader_seed):
+def test_active_learning_beats_random_picks(evaluator, impl_root, grader_seed):
     """cnp_sinusoid.pt: MSE after 2 and 3 points picked by maximum predictive entropy, against random picks"""
-    checkpoint = load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid")
-    tasks = RegressionTasks("sinusoid", seed=40_000 + grader_seed).sample(200, 0, 150)
+    checkpoint = load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp")
+    tasks = RegressionTasks("sinusoid", seed=grader_seed + 1).sample(200, 0, 150)
     x_pool, y_pool, x_test, y_test = (tasks.x_query[:, :100], tasks.y_query[:, :100], tasks.x_query[:, 100:],
                                       tasks.y_query[:, 100:])
-    generator = torch.Generator().manual_seed(grader_seed)
+    generator = torch.Generator().manual_seed(grader_seed + 2)
     first = torch.randint(100, (200,), generator=generator)
     rows = torch.arange(200)
     curves = {}
@@ -92,7 +103,7 @@ def test_active_learning_beats_random_picks(impl, impl_root, grader_seed):
             index = torch.stack(chosen, 1)
             x_support, y_support = x_pool[rows.unsqueeze(1), index], y_pool[rows.unsqueeze(1), index]
             x_all = torch.cat([x_pool, x_test], 1)
-            moments = mixture_predictive(impl.call(hw3_probes.checkpoint_predictive, checkpoint, x_support, y_support, x_all),
+            moments = mixture_predictive(evaluator.call(hw3_probes.checkpoint_predictive, checkpoint, x_support, y_support, x_all),
                                          torch.cat([y_pool, y_test], 1).squeeze(-1))
             curve.append((moments["mean"][:, 100:] - y_test.squeeze(-1)).square().mean().item())
             taken = torch.zeros(200, 100, dtype=torch.bool)
@@ -111,38 +122,38 @@ def test_active_learning_beats_random_picks(impl, impl_root, grader_seed):
 
 @weight(2)
 @number("5.4")
-def test_latent_model_nll_on_sinusoids(impl, impl_root, grader_seed):
+def test_latent_model_nll_on_sinusoids(evaluator, impl_root, grader_seed):
     """latent_sinusoid.pt: NLL per query point at K=5"""
-    quality = regression_quality(impl, load_checkpoint(impl_root, "latent_sinusoid.pt", "sinusoid"), grader_seed)
+    quality = regression_quality(evaluator, load_checkpoint(impl_root, "latent_sinusoid.pt", "sinusoid", "latent"), grader_seed)
     print(f"NLL {quality['nll']:.3f} (threshold {THRESHOLDS['latent_nll']}), 90% coverage {quality['coverage']:.3f}")
     assert quality["nll"] <= THRESHOLDS["latent_nll"], f"NLL {quality['nll']:.3f} is above {THRESHOLDS['latent_nll']}"
 
 
 @weight(2)
 @number("5.5")
-def test_svgd_on_ambiguous_attributes(impl, impl_root, grader_seed):
+def test_svgd_on_ambiguous_attributes(evaluator, impl_root, grader_seed):
     """svgd_attributes.pt: NLL, expected calibration error and mode coverage on ambiguous 1-shot tasks"""
-    checkpoint = load_checkpoint(impl_root, "svgd_attributes.pt", "attributes")
-    tasks = AmbiguousAttributes(seed=30_000 + grader_seed).sample(NUM_TASKS, 1, 20)
+    checkpoint = load_checkpoint(impl_root, "svgd_attributes.pt", "attributes", "svgd")
+    tasks = AmbiguousAttributes(seed=grader_seed + 3).sample(NUM_TASKS, 1, 20)
     probes = all_attribute_vectors().expand(NUM_TASKS, -1, -1)  # every noise-free example
-    out = impl.call(hw3_probes.checkpoint_predictive, checkpoint, tasks.x_support, tasks.y_support, tasks.x_query,
+    out = evaluator.call(hw3_probes.checkpoint_predictive, checkpoint, tasks.x_support, tasks.y_support, tasks.x_query,
                     features(probes), timeout=120)
-    logits, labels = out["logits"], tasks.y_query.squeeze(-1)
+    logits = received(out["logits"], name="the particles' logits", bound=1e4)
+    labels = tasks.y_query.squeeze(-1).double()
     assert logits.ndim == 3 and logits.shape[0] == NUM_TASKS and logits.shape[2] == 20, \
         f"expected particle logits [{NUM_TASKS}, P, 20], got {tuple(logits.shape)}"
-    assert torch.isfinite(logits).all(), "the particles' logits are not all finite"
     log_likelihood = -torch.nn.functional.binary_cross_entropy_with_logits(
         logits, labels.unsqueeze(1).expand_as(logits), reduction="none")
     nll = -(log_likelihood.logsumexp(1) - math.log(logits.shape[1])).mean().item()
     probability = torch.sigmoid(logits).mean(1)
-    correct = ((probability >= 0.5).float() == labels).float()
+    correct = ((probability >= 0.5).double() == labels).double()
     confidence = torch.maximum(probability, 1 - probability)
     bins = (confidence * 15).long().clamp(max=14)
-    ece = sum((bins == b).float().mean() * (correct[bins == b].mean() - confidence[bins == b].mean()).abs()
+    ece = sum((bins == b).double().mean() * (correct[bins == b].mean() - confidence[bins == b].mean()).abs()
               for b in range(15) if (bins == b).any()).item()
-    hypotheses = (out["probe_logits"] > 0).float()
+    hypotheses = (received(out["probe_logits"], name="the probe logits", bound=1e4) > 0).float()
     concepts = concept_labels(probes, tasks.consistent).transpose(1, 2)  # [B, 3, 256]
-    coverage = ((hypotheses.unsqueeze(2) == concepts.unsqueeze(1)).float().mean(-1) >= 0.95).any(1).float().mean().item()
+    coverage = ((hypotheses.unsqueeze(2) == concepts.unsqueeze(1)).double().mean(-1) >= 0.95).any(1).double().mean().item()
     print(f"NLL {nll:.3f} (at most {THRESHOLDS['svgd_nll']}; the optimum is about 0.28), ECE {ece:.3f} "
           f"(at most {THRESHOLDS['svgd_ece']}), mode coverage {coverage:.3f} (at least {THRESHOLDS['svgd_modes']}), "
           f"accuracy {correct.mean().item():.3f} (not graded)")
