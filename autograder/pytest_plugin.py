@@ -91,13 +91,22 @@ class InProcessReference:
 
     def __init__(self, solutions_root: Path):
         self.solutions_root = solutions_root
-        for name in [n for n in sys.modules if HOMEWORK_MODULE.match(n.split(".")[0])]:
-            if ".tests" not in name:  # keep the collected test modules
-                del sys.modules[name]
-        sys.path.insert(0, str(solutions_root))
-        importlib.invalidate_caches()
+        self._use_reference_modules()
+
+    def _use_reference_modules(self) -> None:
+        """Make ``import hwN`` resolve to the reference: drop any homework module loaded from elsewhere
+        (test collection may have imported the implementation's packages), and put the solutions first."""
+        stale = [name for name, module in sys.modules.items() if HOMEWORK_MODULE.match(name.split(".")[0])
+                 and ".tests" not in name and not str(getattr(module, "__file__", "") or "").startswith(str(self.solutions_root))]
+        for name in stale:
+            del sys.modules[name]
+        if not sys.path or sys.path[0] != str(self.solutions_root):
+            sys.path.insert(0, str(self.solutions_root))
+        if stale:
+            importlib.invalidate_caches()
 
     def call(self, probe, *args, timeout=None, **kwargs):
+        self._use_reference_modules()
         buffer = io.BytesIO()
         torch.save(probe(*args, **kwargs), buffer)
         buffer.seek(0)
