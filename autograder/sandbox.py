@@ -282,6 +282,8 @@ class Worker:
 
     def _died_message(self) -> str:
         code = self.process.wait() if self.process is not None else None
+        if self.box.kind == "namespaces" and code is not None and code > 128:  # the launcher passes a signal on as 128 + it
+            code = 128 - code
         if self.watchdog is not None and self.watchdog.exceeded_mb:
             return (f"the submission's process stopped: its processes used {self.watchdog.exceeded_mb} MB, over the "
                     f"{self.limits.memory_mb} MB memory limit" + self._output_tail(prefix="\nIt printed:\n"))

@@ -59,16 +59,17 @@ def test_hanging_submission_costs_the_tests_that_hang(kit: Kit, make_submission)
 
 def test_submission_raising_on_import_gets_zero_and_the_error(kit: Kit, make_submission):
     results = grade(kit, "hw0", make_submission("raise RuntimeError('broken at import')\n" + reference(kit)))
-    assert results["score"] == 0 and len(results["tests"]) == 4
-    for test in results["tests"]:
+    # 2.1 runs the reference's code on the submitted checkpoint, so only the code's tests fail
+    assert by_number(results)["2.1"]["score"] == 1 and results["score"] == 1 and len(results["tests"]) == 4
+    for test in results["tests"][:3]:
         assert "RuntimeError: broken at import" in test["output"]
         assert "ops.py" in test["output"]
 
 
 def test_submission_with_a_syntax_error_gets_zero_and_the_line(kit: Kit, make_submission):
     results = grade(kit, "hw0", make_submission(reference(kit).replace("return features @ self.weight.T", "return features @@ self")))
-    assert results["score"] == 0 and len(results["tests"]) == 4
-    assert all("SyntaxError" in t["output"] and "line 24" in t["output"] for t in results["tests"])
+    assert results["score"] == 1 and len(results["tests"]) == 4  # the checkpoint's test, run with the reference's code
+    assert all("SyntaxError" in t["output"] and "line 24" in t["output"] for t in results["tests"] if t["number"] != "2.1")
 
 
 def test_flat_upload_missing_checkpoint_and_empty_submission(kit: Kit, make_submission, tmp_path):
