@@ -17,7 +17,8 @@ from autograder.kit import IGNORED_PARTS, Kit
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the autograder and data packages themselves
 # What students get besides data/ and the homeworks: the test harness, nothing of the grader.
 STUDENT_TOP_FILES = ["README.md", "LICENSE", "requirements.txt", "pytest.ini", "conftest.py"]
-STUDENT_HARNESS = ["autograder/__init__.py", "autograder/pytest_plugin.py", "autograder/sandbox.py", "autograder/worker.py"]
+STUDENT_HARNESS = ["autograder/__init__.py", "autograder/pytest_plugin.py", "autograder/sandbox.py", "autograder/worker.py",
+                   "autograder/launcher.py"]
 TEMPLATES = Path(__file__).resolve().parent / "gradescope"
 # A fenced block shorter than this (normalized) is too generic to be searched for as a leak.
 MIN_LEAK_FINGERPRINT = 30

@@ -36,14 +36,19 @@ PROBES = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture
-def probes(tmp_path):
-    path = tmp_path / "sandbox_probes.py"
-    path.write_text(PROBES)
-    spec = importlib.util.spec_from_file_location("sandbox_probes", path)
+def probe_module(folder, name: str, source: str):
+    """A module of probes written to ``folder`` and imported, so that its source can be sent to a worker."""
+    path = folder / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def probes(tmp_path):
+    return probe_module(tmp_path, "sandbox_probes", PROBES)
 
 
 @pytest.fixture
@@ -100,11 +105,7 @@ STOP_READING = textwrap.dedent('''
 
 
 def test_a_worker_that_stops_reading_cannot_block_the_grader(tmp_path):
-    path = tmp_path / "stop_probes.py"
-    path.write_text(STOP_READING)
-    spec = importlib.util.spec_from_file_location("stop_probes", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = probe_module(tmp_path, "stop_probes", STOP_READING)
     with Worker(tmp_path, tmp_path, Limits(call_seconds=3)) as worker:
         assert worker.call(module.stop_reading)
         with pytest.raises(SubmissionTimeout, match="did not finish within 3 seconds"):
