@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,6 +263,10 @@ def layout(request, tmp_path_factory):
     (root / "submission_metadata.json").write_text('{"users": []}')
     os.chmod(base, 0o755)
     os.chmod(root, 0o755)
+    for folder in base.parents:  # pytest's own folders are root's alone: let the normal user pass through
+        if folder == Path(tempfile.gettempdir()) or folder == folder.parent:
+            break
+        folder.chmod(folder.stat().st_mode | 0o001)
     return request.param, root
 
 
