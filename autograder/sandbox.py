@@ -381,13 +381,18 @@ def process_memory(pid: str, seen_files: set) -> int:
         try:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
             if target.startswith(("/memfd:", "/dev/shm/")):
-                stat = os.stat(f"/proc/{pid}/fd/{fd}")
-                if (stat.st_dev, stat.st_ino) not in seen_files:
-                    seen_files.add((stat.st_dev, stat.st_ino))
-                    total += stat.st_blocks * 512
+                total += bytes_once(os.stat(f"/proc/{pid}/fd/{fd}"), seen_files)
         except OSError:
             continue
     return total
+
+
+def bytes_once(stat: os.stat_result, seen: set) -> int:
+    """The bytes a file holds, the first time its inode is seen (a file open twice counts once)."""
+    if (stat.st_dev, stat.st_ino) in seen:
+        return 0
+    seen.add((stat.st_dev, stat.st_ino))
+    return stat.st_blocks * 512
 
 
 def shared_memory_files(uid: int) -> list[Path]:
@@ -441,10 +446,7 @@ class MemoryWatchdog(threading.Thread):
         if self.uid is not None:
             for path in shared_memory_files(self.uid):
                 try:
-                    stat = path.lstat()
-                    if (stat.st_dev, stat.st_ino) not in seen:
-                        seen.add((stat.st_dev, stat.st_ino))
-                        total += stat.st_blocks * 512
+                    total += bytes_once(path.lstat(), seen)
                 except OSError:
                     continue
         return total
