@@ -328,17 +328,23 @@ def become_nobody() -> None:
     os.setuid(65534)
 
 
-def leftover_processes() -> list[str]:
-    """Command lines of processes that run a worker or a launcher."""
-    found = []
+def worker_processes() -> dict[str, bytes]:
+    """The command lines of the processes that run a worker or a launcher, by pid."""
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
         if any(mark in cmdline for mark in WORKER_MARKS):
-            found.append(f"{pid}: {cmdline[:120]!r}")
+            found[pid] = cmdline
     return found
+
+
+def leftover_processes(before: dict[str, bytes]) -> list[str]:
+    """Workers and launchers that did not exist before the grading (this pytest may hold its own)."""
+    return [f"{pid}: {cmdline[:120]!r}" for pid, cmdline in worker_processes().items()
+            if before.get(pid) != cmdline]
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -355,13 +361,15 @@ def test_bad_submission_gets_its_grade_and_message(name, layout):
     listener.settimeout(0.1)
     tests_file = root / "source" / "hw0" / "tests" / "test_hw0_public.py"
     tests_before = tests_file.read_bytes()
+    workers_before = worker_processes()
     try:
         results = run_grader(layout, root, case, listener.getsockname()[1])
         with pytest.raises(socket.timeout):
             listener.accept()  # nothing reached the test's port
     finally:
         listener.close()
-    assert not leftover_processes(), f"processes of the grading are left: {leftover_processes()}"
+    leftover = leftover_processes(workers_before)
+    assert not leftover, f"processes of the grading are left: {leftover}"
     validate(results)
     scores = {test["number"]: test["score"] for test in results["tests"]}
     assert scores == case.scores, json.dumps(results, indent=1)[:3000]
