@@ -57,11 +57,14 @@ def seeded_task_batch(seed: int, num_classes: int, num_shot: int, batch_size: in
 
 
 def mann_outputs(seed: int, num_classes: int = 3, num_shot: int = 2, hidden_dim: int = 16,
-                 query_labels: torch.Tensor | None = None) -> dict:
-    """Logits, query loss and parameter gradients of a seeded MANN on a seeded batch."""
+                 query_labels: torch.Tensor | None = None, redrawn_row: int | None = None) -> dict:
+    """Logits, query loss and parameter gradients of a seeded MANN on a seeded batch
+    (``redrawn_row``: that row's images replaced by other random images)."""
     from hw1.mann import MANN, query_loss
 
     images, labels = seeded_task_batch(seed, num_classes, num_shot)
+    if redrawn_row is not None:
+        images[:, redrawn_row] = torch.rand(images[:, redrawn_row].shape, generator=torch.Generator().manual_seed(seed + 1))
     torch.manual_seed(seed)
     model = MANN(num_classes, num_shot + 1, hidden_dim)
     shown = labels.clone()

@@ -12,10 +12,17 @@ from data.splits import character_split
 
 @weight(1)
 @number("2.1")
-def test_forward_shape(impl):
-    """MANN.forward returns logits [B, K+1, N, N]"""
+def test_forward_shape_and_sequence_order(impl):
+    """MANN.forward returns logits [B, K+1, N, N]; the sequence runs row by row (all N classes of a row, then the
+    next row), so a row's logits depend on no later row"""
     logits = impl.call(hw1_probes.mann_outputs, seed=0, num_classes=3, num_shot=2)["logits"]
     assert logits.shape == (4, 3, 3, 3), f"expected (4, 3, 3, 3), got {tuple(logits.shape)}"
+    for row in (1, 2):
+        redrawn = impl.call(hw1_probes.mann_outputs, seed=0, num_classes=3, num_shot=2, redrawn_row=row)["logits"]
+        torch.testing.assert_close(redrawn[:, :row], logits[:, :row],
+                                   msg=f"new images in row {row} changed the logits of earlier rows: flatten [B, K+1, N, _] "
+                                       "into a sequence row after row, the query row last")
+        assert not torch.allclose(redrawn[:, row], logits[:, row]), f"new images in row {row} did not change its logits"
 
 
 @weight(2)

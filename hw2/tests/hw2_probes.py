@@ -35,14 +35,23 @@ def maml_adapt(seed: int, num_way: int = 3, num_support: int = 2, num_inner_step
             "accuracies": torch.tensor(accuracies), "meta_parameters_unchanged": unchanged}
 
 
-def one_sgd_step(seed: int, num_way: int = 3, num_support: int = 2, inner_lr: float = 0.4) -> dict:
-    """What one inner step must give, computed here from the provided network alone."""
-    model = seeded_maml(seed, num_way, 1, inner_lr)
+def sgd_steps(seed: int, num_steps: int = 1, num_way: int = 3, num_support: int = 2, inner_lr: float = 0.4) -> dict:
+    """What the inner loop must give, computed here from the provided network alone: the parameters after
+    ``num_steps`` plain gradient steps, and the support accuracy before each step and after the last."""
+    model = seeded_maml(seed, num_way, num_steps, inner_lr)
     support, support_labels, _, _ = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
-    loss = F.cross_entropy(model.network(support[0]), support_labels[0])
-    names, tensors = zip(*model.network.named_parameters())
-    gradients = torch.autograd.grad(loss, tensors)
-    return {name: (tensor - inner_lr * gradient).detach() for name, tensor, gradient in zip(names, tensors, gradients)}
+    parameters = dict(model.network.named_parameters())
+    accuracies = []
+    for _ in range(num_steps + 1):
+        logits = model.network(support[0], parameters)
+        accuracies.append((logits.argmax(-1) == support_labels[0]).float().mean())
+        if len(accuracies) > num_steps:
+            break
+        gradients = torch.autograd.grad(F.cross_entropy(logits, support_labels[0]), list(parameters.values()))
+        parameters = {name: (tensor - inner_lr * gradient).detach().requires_grad_()
+                      for (name, tensor), gradient in zip(parameters.items(), gradients)}
+    return {"parameters": {name: tensor.detach() for name, tensor in parameters.items()},
+            "accuracies": torch.stack(accuracies)}
 
 
 def maml_outer_step(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_inner_steps: int = 1,
@@ -59,20 +68,26 @@ def maml_outer_step(seed: int, num_way: int = 3, num_support: int = 1, num_query
             "inner_lr_requires_grad": {name: p.requires_grad for name, p in model.inner_lrs.items()}}
 
 
-def first_order_gradient(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2) -> dict:
-    """First-order MAML's meta-gradient, computed here: the query gradient at the adapted (detached) parameters."""
+def meta_gradient(seed: int, first_order: bool, num_way: int = 3, num_support: int = 1, num_query: int = 2) -> dict:
+    """MAML's meta-gradient for one inner step (inner_lr 0.4), computed here from the provided network alone.
+
+    Second order: differentiate the query loss through the inner gradient step. First order: the query
+    gradient at the adapted parameters, treated as constants."""
     model = seeded_maml(seed, num_way, 1)
     support, support_labels, query, query_labels = seeded_tasks(seed, num_way, num_support, num_query)
-    total = {name: torch.zeros_like(p) for name, p in model.network.named_parameters()}
+    names, tensors = zip(*model.network.named_parameters())
+    total = [torch.zeros_like(tensor) for tensor in tensors]
     for task in range(len(support)):
         loss = F.cross_entropy(model.network(support[task]), support_labels[task])
-        names, tensors = zip(*model.network.named_parameters())
-        gradients = torch.autograd.grad(loss, tensors)
-        adapted = {name: (t - 0.4 * g).detach().requires_grad_() for name, t, g in zip(names, tensors, gradients)}
-        query_loss = F.cross_entropy(model.network(query[task], adapted), query_labels[task])
-        for name, gradient in zip(adapted, torch.autograd.grad(query_loss, list(adapted.values()))):
-            total[name] += gradient / len(support)
-    return {f"network.{name}": gradient for name, gradient in total.items()}
+        gradients = torch.autograd.grad(loss, tensors, create_graph=not first_order)
+        adapted = [tensor - 0.4 * gradient for tensor, gradient in zip(tensors, gradients)]
+        if first_order:
+            adapted = [tensor.detach().requires_grad_() for tensor in adapted]
+        query_loss = F.cross_entropy(model.network(query[task], dict(zip(names, adapted))), query_labels[task])
+        with_respect_to = adapted if first_order else tensors
+        for index, gradient in enumerate(torch.autograd.grad(query_loss, with_respect_to)):
+            total[index] += gradient / len(support)
+    return {f"network.{name}": gradient for name, gradient in zip(names, total)}
 
 
 def prototype_logits(support_features, support_labels, query_features, num_way: int) -> dict:
@@ -98,6 +113,25 @@ def protonet_step(seed: int, num_way: int = 3, num_support: int = 2, num_query: 
     return {"loss": loss.detach(), "support_accuracy": torch.tensor(support_accuracy),
             "query_accuracy": torch.tensor(query_accuracy),
             "gradients": {name: p.grad for name, p in model.named_parameters()}}
+
+
+def protonet_expected_step(seed: int, num_way: int = 3, num_support: int = 2, num_query: int = 2) -> dict:
+    """What ProtoNet.step must give, computed here from the provided network alone: each task's support and
+    query images embedded in one call (batch statistics over both), prototypes, logits, cross-entropy."""
+    from hw2.protonet import ProtoNet
+
+    torch.manual_seed(seed)
+    network = ProtoNet().network
+    support, support_labels, query, query_labels = seeded_tasks(seed, num_way, num_support, num_query)
+    losses, query_accuracies = [], []
+    for task in range(len(support)):
+        features = network(torch.cat([support[task], query[task]]))
+        support_features, query_features = features[:len(support[task])], features[len(support[task]):]
+        prototypes = torch.stack([support_features[support_labels[task] == n].mean(0) for n in range(num_way)])
+        logits = -(query_features.unsqueeze(1) - prototypes.unsqueeze(0)).square().sum(-1)
+        losses.append(F.cross_entropy(logits, query_labels[task]))
+        query_accuracies.append((logits.argmax(-1) == query_labels[task]).float().mean())
+    return {"loss": torch.stack(losses).mean().detach(), "query_accuracy": torch.stack(query_accuracies).mean()}
 
 
 def short_training(train_images: torch.Tensor, method: str, steps: int, batch_size: int, seed: int = 0) -> dict:

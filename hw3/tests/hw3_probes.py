@@ -69,6 +69,26 @@ def latent_elbo(seed: int, num_samples: int = 5) -> dict:
             "gradients": {name: p.grad for name, p in model.named_parameters()}}
 
 
+def elbo_by_formula(seed: int, num_samples: int = 5) -> dict:
+    """The ELBO of the seeded model of ``latent_elbo``, written out here from the provided posterior and decoder,
+    with pathwise samples mean + sd * epsilon, and the gradient of every parameter."""
+    import math
+
+    from hw3.latent import LatentVariableModel
+
+    torch.manual_seed(seed)
+    model = LatentVariableModel(latent_dim=3, hidden=32)
+    x_support, y_support, x_query, y_query = regression_tasks(seed)
+    mean, log_variance = model.posterior(x_support, y_support)
+    epsilon = torch.randn((num_samples, *mean.shape), generator=torch.Generator().manual_seed(seed))
+    y_mean, y_variance = model.decode(mean + (0.5 * log_variance).exp() * epsilon, x_query)
+    log_density = -0.5 * ((y_query.squeeze(-1) - y_mean).square() / y_variance + y_variance.log() + math.log(2 * math.pi))
+    kl = 0.5 * (log_variance.exp() + mean.square() - 1 - log_variance).sum(-1)
+    elbo = ((log_density.sum(-1).mean(0) - kl) / x_query.shape[1]).mean()
+    elbo.backward()
+    return {"elbo": elbo.detach(), "gradients": {name: p.grad for name, p in model.named_parameters()}}
+
+
 def svgd(particles: torch.Tensor, scores: torch.Tensor) -> dict:
     """svgd_direction, and its gradient with respect to the scores and particles in a generic direction."""
     from hw3.particles import svgd_direction
@@ -125,6 +145,25 @@ def particle_loss(seed: int, svgd_steps: bool, num_inner_steps: int = 1, first_o
             "gradients": {name: p.grad for name, p in model.named_parameters() if p.requires_grad}}
 
 
+def particle_meta_gradient(seed: int, first_order: bool) -> dict:
+    """The meta-gradient of the initial particles of a seeded ensemble (2 inner steps) on seeded tasks."""
+    model = seeded_particle_model(seed, num_particles=4, hidden=8, num_inner_steps=2, svgd=False, inner_lr=0.05,
+                                  first_order=first_order)
+    model.loss(*regression_tasks(seed), train=True).backward()
+    return {"initial": model.initial.grad}
+
+
+def query_gradient_at_adapted_particles(seed: int) -> torch.Tensor:
+    """First-order MAML's meta-gradient of the initial particles: the query gradient at the adapted particles,
+    which are treated as constants, summed over the tasks that share the initial particles: [P, D]."""
+    model = seeded_particle_model(seed, num_particles=4, hidden=8, num_inner_steps=2, svgd=False, inner_lr=0.05)
+    x_support, y_support, x_query, y_query = regression_tasks(seed)
+    adapted = model.adapt(x_support, y_support, train=False).detach().requires_grad_(True)
+    loss = -model.log_likelihood(adapted, x_query, y_query).mean()
+    gradient, = torch.autograd.grad(loss, adapted)
+    return gradient.sum(0)
+
+
 def metric(name: str, *args, **kwargs):
     """One function of hw3.metrics; floats come back as tensors."""
     import hw3.metrics as metrics
@@ -150,23 +189,27 @@ class _WiggleModel:
         return {"mean": mean, "variance": distance.min(-1).values + 0.01}
 
 
-def active_curve(seed: int, strategy: str, num_points: int = 4) -> dict:
-    """The active-learning curve of the stand-in model on seeded sinusoid tasks, and the support it picked."""
+def active_curve(seed: int, strategy: str, num_points: int = 4, pick_seed: int | None = None) -> dict:
+    """The active-learning curve of the stand-in model on seeded sinusoid tasks, and the support it picked
+    (``pick_seed`` seeds the loop's generator; by default ``seed``)."""
     from hw3.active import active_learning_curve
 
     x_pool, y_pool, x_test, y_test = regression_tasks(seed, batch_size=5, num_support=30, num_query=40)
     model = _WiggleModel()
-    seen = []
+    seen, measured = [], []
     original = model.predict
 
     def recording(x_support, y_support, x_query):
         seen.append(x_support.clone())
+        if torch.equal(x_query, x_test):
+            measured.append(x_support.clone())
         return original(x_support, y_support, x_query)
 
     model.predict = recording
     curve = active_learning_curve(model, x_pool, y_pool, x_test, y_test, num_points, strategy,
-                                  torch.Generator().manual_seed(seed))
-    return {"curve": curve, "supports": [s.squeeze(-1) for s in seen], "x_pool": x_pool.squeeze(-1)}
+                                  torch.Generator().manual_seed(seed if pick_seed is None else pick_seed))
+    return {"curve": curve, "supports": [s.squeeze(-1) for s in seen], "x_pool": x_pool.squeeze(-1),
+            "measured_supports": [s.squeeze(-1) for s in measured]}
 
 
 def short_training(method: str, steps: int, seed: int = 0) -> dict:

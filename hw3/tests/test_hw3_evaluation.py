@@ -4,6 +4,24 @@ from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw3_probes
 
+ACTIVE_TASKS = dict(batch_size=5, num_support=30, num_query=40)  # as hw3_probes.active_curve samples them
+
+
+def pool_indices(x_pool: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
+    """Where each support input [B, n] lies in its task's pool [B, C]: int64 [B, n]."""
+    return (support.unsqueeze(-1) - x_pool.unsqueeze(1)).abs().argmin(-1)
+
+
+def stand_in_curve(seed: int, supports: list) -> torch.Tensor:
+    """The test MSE of the stand-in model (the target of the nearest support input) after each support set."""
+    x_pool, y_pool, x_test, y_test = (t.squeeze(-1) for t in hw3_probes.regression_tasks(seed, **ACTIVE_TASKS))
+    curve = []
+    for support in supports:
+        y_support = y_pool.gather(1, pool_indices(x_pool, support))
+        nearest = (x_test.unsqueeze(-1) - support.unsqueeze(1)).abs().argmin(-1)  # [B, T]
+        curve.append((y_support.gather(1, nearest) - y_test).square().mean())
+    return torch.stack(curve)
+
 
 @weight(1)
 @number("4.1")
@@ -12,7 +30,10 @@ def test_interval_coverage_and_quantile_calibration(impl):
     cdf = torch.tensor([0.01, 0.04, 0.3, 0.5, 0.94, 0.96, 0.99, 0.5])
     coverage = impl.call(hw3_probes.metric, "interval_coverage", cdf, 0.9).item()
     assert abs(coverage - 4 / 8) < 1e-6, f"4 of these 8 CDF values lie in [0.05, 0.95], got coverage {coverage}"
-    uniform = (torch.arange(1000) + 0.5) / 1000
+    uniform = (torch.arange(1000) + 0.5) / 1000  # the F(y) of a well-specified predictive
+    for level in (0.5, 0.8, 0.95):
+        coverage = impl.call(hw3_probes.metric, "interval_coverage", uniform, level).item()
+        assert abs(coverage - level) < 1e-6, f"a calibrated predictive's {level:.0%} interval should cover {level:.0%}, got {coverage}"
     error = impl.call(hw3_probes.metric, "quantile_calibration_error", uniform).item()
     assert error < 1e-3, f"evenly spread F(y) is perfectly calibrated, got an error of {error}"
     constant = impl.call(hw3_probes.metric, "quantile_calibration_error", torch.full((10,), 0.5)).item()
@@ -59,6 +80,10 @@ def test_active_learning_picks_the_most_uncertain_point(impl):
     available = torch.tensor([[True, False, True, True], [True, True, True, True]])
     picked = impl.call(hw3_probes.pick, variance, available)
     assert picked.tolist() == [2, 0], f"expected picks [2, 0] (the highest available variance), got {picked.tolist()}"
+    small = torch.tensor([[0.01, 0.05, 0.02, 0.001], [0.05, 0.04, 0.03, 0.001]])  # every entropy below zero
+    picked = impl.call(hw3_probes.pick, small, torch.tensor([[True, False, True, True], [False, False, False, True]]))
+    assert picked.tolist() == [2, 3], \
+        f"with negative entropies, expected picks [2, 3], got {picked.tolist()}: an unavailable candidate must never win"
     got = impl.call(hw3_probes.active_curve, seed=8, strategy="entropy")
     assert got["curve"].shape == (4,), f"expected an MSE after each of 4 points, got shape {tuple(got['curve'].shape)}"
     supports = got["supports"]
@@ -72,3 +97,31 @@ def test_active_learning_picks_the_most_uncertain_point(impl):
             distance = (got["x_pool"][task].unsqueeze(1) - chosen[:n].unsqueeze(0)).abs().min(1).values
             assert torch.isclose(chosen[n], got["x_pool"][task][distance.argmax()]), \
                 f"task {task}, point {n + 1}: not the candidate of highest predictive variance"
+
+
+@weight(1)
+@number("4.5")
+def test_random_picks_are_distinct_available_candidates_drawn_by_the_generator(impl):
+    """the random baseline: a new available candidate at each step, drawn with the loop's generator; the curve
+    is the test MSE of the model's mean after each point"""
+    got = impl.call(hw3_probes.active_curve, seed=11, strategy="random", num_points=20)
+    supports = got["measured_supports"]
+    assert [s.shape[1] for s in supports] == list(range(1, 21)), \
+        f"expected the test MSE measured with 1, 2, ..., 20 support points, got sizes {[s.shape[1] for s in supports]}"
+    final = supports[-1]
+    for size, support in enumerate(supports[:-1], start=1):
+        assert torch.equal(support, final[:, :size]), "each step should add one point to the support set and keep the others"
+    picks = pool_indices(got["x_pool"], final)
+    for task, row in enumerate(picks.tolist()):
+        assert len(set(row)) == 20, f"task {task}: a candidate was picked twice; pick only available candidates"
+    assert len({tuple(row[1:]) for row in picks.tolist()}) > 1, "every task got the same picks: draw them at random"
+    again = impl.call(hw3_probes.active_curve, seed=11, strategy="random", num_points=20)["measured_supports"][-1]
+    assert torch.equal(again, final), "the same generator seed should give the same picks: draw with generator"
+    other = impl.call(hw3_probes.active_curve, seed=11, strategy="random", num_points=20, pick_seed=12)
+    assert not torch.equal(other["measured_supports"][-1][:, 1:], final[:, 1:]), \
+        "another generator seed gave the same picks: draw them with generator"
+    entropy = impl.call(hw3_probes.active_curve, seed=11, strategy="entropy", num_points=20)["measured_supports"][-1]
+    assert not torch.equal(entropy, final), "the random strategy picked what the entropy strategy picks"
+    torch.testing.assert_close(got["curve"], stand_in_curve(11, supports), rtol=1e-5, atol=1e-7,
+                               msg="the curve should hold the test MSE of the model's predictive mean after each point, "
+                                   "averaged over tasks and test points")

@@ -15,7 +15,8 @@ def gaussian_nll(y, mean, variance):
 @weight(2)
 @number("2.1")
 def test_cnp_predicts_a_gaussian_per_query_point_whatever_the_support_order(impl):
-    """CNP forward: mean and positive variance [B, M]; shuffling the support set changes nothing"""
+    """CNP forward: mean and positive variance [B, M]; shuffling the support set, or giving each pair twice,
+    changes nothing"""
     got = impl.call(hw3_probes.cnp_outputs, seed=1)
     assert got["mean"].shape == (3, 6) and got["variance"].shape == (3, 6), \
         f"expected mean and variance of shape (3, 6), got {tuple(got['mean'].shape)} and {tuple(got['variance'].shape)}"
@@ -23,6 +24,9 @@ def test_cnp_predicts_a_gaussian_per_query_point_whatever_the_support_order(impl
     shuffled = impl.call(hw3_probes.cnp_outputs, seed=1, order=[2, 0, 3, 1])
     torch.testing.assert_close(shuffled["mean"], got["mean"], msg="the support order changed the prediction: average the embeddings")
     torch.testing.assert_close(shuffled["variance"], got["variance"], msg="the support order changed the variance")
+    doubled = impl.call(hw3_probes.cnp_outputs, seed=1, order=[0, 1, 2, 3, 0, 1, 2, 3])
+    torch.testing.assert_close(doubled["mean"], got["mean"], msg="each support pair given twice changed the prediction: "
+                                                                 "average the embeddings (a mean, not a sum)")
 
 
 @weight(2)
@@ -39,8 +43,9 @@ def test_cnp_loss_is_the_query_negative_log_likelihood(impl):
 
 @weight(3)
 @number("2.3")
-def test_latent_elbo_is_expected_log_likelihood_minus_kl(impl):
-    """ELBO: the seeded-sample estimate of E_q[log p(y_query | z)] minus KL(q || N(0, I)), per query point"""
+def test_latent_elbo_is_expected_log_likelihood_minus_kl(impl, evaluator):
+    """ELBO: the seeded-sample estimate of E_q[log p(y_query | z)] minus KL(q || N(0, I)), per query point, with
+    the gradients of reparameterized (pathwise) samples"""
     got = impl.call(hw3_probes.latent_elbo, seed=3)
     log_likelihood = -gaussian_nll(got["y_query"].squeeze(-1), got["y_mean"], got["y_variance"]).sum(-1).mean(0)  # [B]
     mean, log_variance = got["posterior_mean"], got["posterior_log_variance"]
@@ -51,13 +56,19 @@ def test_latent_elbo_is_expected_log_likelihood_minus_kl(impl):
                                    "divided by M; draw the samples with reparameterize(..., generator)")
     missing = [name for name, g in got["gradients"].items() if g is None or not g.abs().sum() > 0]
     assert not missing, f"no gradient reached {missing}: the samples must be reparameterized"
+    # The same ELBO written out from the provided posterior and decoder, with pathwise samples.
+    expected = evaluator.call(hw3_probes.elbo_by_formula, seed=3)["gradients"]
+    for name, gradient in expected.items():
+        torch.testing.assert_close(got["gradients"][name], gradient, rtol=1e-3, atol=1e-6,
+                                   msg=f"the ELBO's gradient of {name} differs from the pathwise gradient: "
+                                       "z = mean + sd * epsilon must stay a function of the posterior's outputs")
 
 
 @weight(3)
 @number("3.1")
 def test_svgd_direction_attracts_by_the_kernel_and_repels(impl):
     """svgd_direction: one particle follows its score; two nearby particles with no score move apart;
-    the repulsive term is the gradient of the kernel"""
+    the repulsive term is the gradient of the kernel; the bandwidth is not differentiated"""
     single = impl.call(hw3_probes.svgd, torch.tensor([[[0.3, -0.2]]]), torch.tensor([[[1.5, 2.0]]]))["value"]
     torch.testing.assert_close(single, torch.tensor([[[1.5, 2.0]]]), msg="with one particle the direction is its score")
     pair = torch.tensor([[[0.0, 0.0], [0.1, 0.0]]])
@@ -66,7 +77,8 @@ def test_svgd_direction_attracts_by_the_kernel_and_repels(impl):
 
     generator = torch.Generator().manual_seed(31)
     particles, scores = torch.randn(2, 5, 3, generator=generator), torch.randn(2, 5, 3, generator=generator)
-    got = impl.call(hw3_probes.svgd, particles, scores)["value"]
+    outputs = impl.call(hw3_probes.svgd, particles, scores)
+    got = outputs["value"]
     assert got.shape == (2, 5, 3), f"expected a direction of shape (2, 5, 3), got {tuple(got.shape)}"
     # An independent computation: the kernel with the median bandwidth, and grad_{theta_j} k by autograd.
     squared = (particles.unsqueeze(2) - particles.unsqueeze(1)).square().sum(-1)
@@ -77,6 +89,14 @@ def test_svgd_direction_attracts_by_the_kernel_and_repels(impl):
                              for i in range(5)], 1)
     expected = (kernel.detach() @ scores + repulsion) / 5
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5, msg="the direction differs from the SVGD formula")
+    # Its gradient with respect to the particles, through the kernel but not through the bandwidth (a constant).
+    theta = particles.clone().requires_grad_(True)
+    kernel = torch.exp(-(theta.unsqueeze(2) - theta.unsqueeze(1)).square().sum(-1) / bandwidth)
+    direction = (kernel @ scores + (2 / bandwidth) * (theta * kernel.sum(-1, keepdim=True) - kernel @ theta)) / 5
+    d_particles, = torch.autograd.grad((direction * torch.linspace(-1, 2, direction.numel()).view(direction.shape)).sum(), theta)
+    torch.testing.assert_close(outputs["d_particles"], d_particles, rtol=1e-4, atol=1e-5,
+                               msg="the direction's gradient with respect to the particles is wrong: the bandwidth h is "
+                                   "a constant (compute it from detached distances)")
 
 
 @weight(2)
@@ -95,9 +115,9 @@ def test_ensemble_inner_step_is_a_gradient_step_per_particle(impl, evaluator):
 
 @weight(2)
 @number("3.3")
-def test_particle_meta_losses(impl):
+def test_particle_meta_losses(impl, evaluator):
     """ensemble: mean query NLL over particles; SVGD: NLL of the whole query set under the mixture, per point;
-    the meta-gradient reaches the initial particles and the inner rate"""
+    the meta-gradient reaches the initial particles and the inner rate; first_order drops the second-order terms"""
     for svgd_steps in (False, True):
         got = impl.call(hw3_probes.particle_loss, seed=5, svgd_steps=svgd_steps)
         log_likelihood = got["query_log_likelihood"]  # [B, P, M]
@@ -110,6 +130,14 @@ def test_particle_meta_losses(impl):
         for name in ("initial", "log_inner_lr"):
             gradient = got["gradients"].get(name)
             assert gradient is not None and gradient.abs().sum() > 0, f"{kind}: no meta-gradient reached {name}"
+    first = impl.call(hw3_probes.particle_meta_gradient, seed=5, first_order=True)["initial"]
+    second = impl.call(hw3_probes.particle_meta_gradient, seed=5, first_order=False)["initial"]
+    expected = evaluator.call(hw3_probes.query_gradient_at_adapted_particles, seed=5)
+    torch.testing.assert_close(first, expected, rtol=1e-4, atol=1e-6,
+                               msg="first_order=True: the meta-gradient of the initial particles should be the query "
+                                   "gradient at the adapted particles (no create_graph in the inner steps)")
+    assert not torch.allclose(second, expected, rtol=1e-3, atol=1e-6), \
+        "first_order=False: the meta-gradient should differentiate through the inner steps (create_graph when training)"
 
 
 @weight(1)

@@ -18,7 +18,7 @@ MUTANTS = {
         {"1.4"}),
     ("hw1", "query labels shown to the model"): (
         "mann.py", "visible = torch.cat([labels[:, :-1], torch.zeros_like(labels[:, -1:])], dim=1)", "visible = labels",
-        {"2.2", "2.5"}),
+        {"2.2", "2.4", "2.5"}),
     ("hw1", "loss over every row"): (
         "mann.py", "query_logits = logits[:, -1].reshape(-1, num_classes)\n    query_targets = labels[:, -1]",
         "query_logits = logits.reshape(-1, num_classes)\n    query_targets = labels", {"2.3", "2.7"}),
@@ -27,6 +27,16 @@ MUTANTS = {
         "return F.cross_entropy(query_logits, query_targets, reduction='sum')", {"2.3", "2.6", "2.7"}),
     ("hw1", "characters may repeat in a task"): (
         "episodes.py", "argsort(dim=1)[:, :num_classes]", "argsort(dim=1)[:, :1].repeat(1, num_classes)", {"1.3"}),
+    ("hw1", "sequence in class-major order"): (
+        "mann.py", "sequence = torch.cat([images, visible], dim=-1).reshape(",
+        "sequence = torch.cat([images, visible], dim=-1).transpose(1, 2).reshape(", {"2.1", "2.5"}),
+    ("hw2", "every inner step starts from the meta-parameters"): (
+        "maml.py", "for (name, tensor), gradient in zip(parameters.items(), gradients)}",
+        "for (name, tensor), gradient in zip(self.network.named_parameters(), gradients)}", {"1.2", "1.9"}),
+    ("hw2", "support and query embedded apart"): (
+        "protonet.py", "features = self.network(torch.cat([support[task], query[task]]))\n"
+        "            support_features, query_features = features[:len(support[task])], features[len(support[task]):]",
+        "support_features, query_features = self.network(support[task]), self.network(query[task])", {"2.3", "2.6"}),
     ("hw2", "inner loop always first order"): (
         "maml.py", "create_graph=train and not self.first_order", "create_graph=False", {"1.5", "1.10"}),
     ("hw2", "inner step ignores the inner learning rates"): (
@@ -46,6 +56,23 @@ MUTANTS = {
     ("hw3", "ECE weighs every bin alike"): (
         "metrics.py", "ece = (count / count.sum() * (accuracy - mean_confidence).abs()).sum()",
         "ece = (accuracy - mean_confidence).abs()[count > 0].mean()", {"4.2", "6.4"}),
+    ("hw3", "random picks ignore the available mask"): (
+        "active.py", "picked = torch.rand(batch, num_candidates, generator=generator).masked_fill(~available, -1).argmax(-1)",
+        "picked = torch.randint(num_candidates, (batch,), generator=generator)", {"4.5"}),
+    ("hw3", "unavailable candidates masked by a product"): (
+        "active.py", "entropy = gaussian_entropy(variance).masked_fill(~available, -math.inf)",
+        "entropy = gaussian_entropy(variance) * available", {"4.4"}),
+    ("hw3", "particles ignore first_order"): (
+        "particles.py", "create_graph=train and not self.first_order)", "create_graph=train)", {"3.3", "6.3"}),
+    ("hw3", "SVGD bandwidth differentiated"): (
+        "particles.py", "median = squared.detach()[:, distinct]", "median = squared[:, distinct]", {"3.1", "6.3"}),
+    ("hw3", "CNP sums the support embeddings"): (
+        "cnp.py", ".mean(1)  # [B, hidden]", ".sum(1)  # [B, hidden]", {"2.1", "6.2"}),
+    ("hw3", "interval coverage at a fixed level"): (
+        "metrics.py", "tail = (1 - level) / 2", "tail = 0.05", {"4.1", "6.4"}),
+    ("hw3", "ELBO samples not reparameterized"): (
+        "latent.py", "z = reparameterize(mean, log_variance, num_samples, generator)",
+        "z = reparameterize(mean, log_variance, num_samples, generator).detach()", {"2.3", "6.2"}),
     ("hw3", "active learning picks the most certain point"): (
         "active.py", "return entropy.argmax(-1)", "return entropy.masked_fill(~available, math.inf).argmin(-1)", {"4.4", "6.4"}),
 }

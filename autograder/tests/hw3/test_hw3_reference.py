@@ -49,15 +49,17 @@ def test_cnp_and_elbo_match_the_reference(impl, reference):
 @visibility("after_due_date")
 def test_particle_methods_match_the_reference(impl, reference):
     """SVGD direction with its gradients; adapted particles after 2 SVGD steps; both meta-losses and their
-    second-order meta-gradients, for regression and classification"""
+    meta-gradients (second order, and first order), for regression and classification"""
     generator = torch.Generator().manual_seed(65)
     particles, scores = torch.randn(3, 6, 4, generator=generator), torch.randn(3, 6, 4, generator=generator)
     assert_same(impl.call(hw3_probes.svgd, particles, scores), reference.call(hw3_probes.svgd, particles, scores), "svgd_direction")
     options = {"seed": 66, "num_inner_steps": 2, "svgd_steps": True}
     assert_same(impl.call(hw3_probes.particle_adapt, **options), reference.call(hw3_probes.particle_adapt, **options),
                 "particles after 2 SVGD steps")
-    for svgd_steps, likelihood in ((True, "gaussian"), (False, "gaussian"), (True, "bernoulli")):
-        options = {"seed": 67, "svgd_steps": svgd_steps, "num_inner_steps": 2, "likelihood": likelihood}
+    for svgd_steps, likelihood, first_order in ((True, "gaussian", False), (False, "gaussian", False),
+                                                (True, "bernoulli", False), (True, "gaussian", True)):
+        options = {"seed": 67, "svgd_steps": svgd_steps, "num_inner_steps": 2, "likelihood": likelihood,
+                   "first_order": first_order}
         assert_same(impl.call(hw3_probes.particle_loss, **options), reference.call(hw3_probes.particle_loss, **options),
                     f"{'SVGD' if svgd_steps else 'ensemble'} meta-loss, {likelihood}")
 
