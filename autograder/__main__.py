@@ -1,4 +1,4 @@
-"""Staff commands of the kit: release, grade, selftest (see docs/staff-guide.md)."""
+"""Staff commands of the kit: release, grade, selftest, coverage, mutate, check-isolation (see docs/staff-guide.md)."""
 import argparse
 import sys
 
@@ -25,6 +25,18 @@ def main(argv=None) -> int:
     selftest.add_argument("homeworks", nargs="*", help="default: all")
     selftest.add_argument("--seeds", type=int, default=1, help="grade the reference on this many grader seeds")
 
+    mutate = commands.add_parser("mutate", help="mutation testing of the tests over the fenced code (needs cosmic-ray)")
+    mutate.add_argument("homeworks", nargs="*", help="default: all")
+    mutate.add_argument("--sample", type=int, default=None, help="run this many mutants drawn at random (default: all)")
+    mutate.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    mutate.add_argument("--workdir", default="build/mutation", help="where the mutated copies and sessions go")
+    mutate.add_argument("--out", default=None, help="write the report to OUT/mutation_<hw>.md")
+
+    coverage = commands.add_parser("coverage", help="which fenced lines and branches the tests run (needs coverage.py)")
+    coverage.add_argument("homeworks", nargs="*", help="default: all")
+    coverage.add_argument("--workdir", default="build/coverage", help="where coverage data goes")
+    coverage.add_argument("--out", default=None, help="write the report to OUT/coverage.md")
+
     commands.add_parser("check-isolation", help="show which box submitted code would run in here; exit 1 if none holds")
 
     args = parser.parse_args(argv)
@@ -32,6 +44,10 @@ def main(argv=None) -> int:
         from autograder.release import main as run
     elif args.command == "grade":
         from autograder.grading import grade_main as run
+    elif args.command == "coverage":
+        from autograder.coverage_report import main as run
+    elif args.command == "mutate":
+        from autograder.mutation import main as run
     elif args.command == "check-isolation":
         from autograder.grading import check_isolation_main as run
     else:

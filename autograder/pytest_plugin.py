@@ -40,6 +40,8 @@ HOMEWORK_MODULE = re.compile(r"^hw\d+$")
 def pytest_addoption(parser):
     group = parser.getgroup("kit", "meta-learning course kit")
     group.addoption("--impl", default="student", help="student (default), solution, or a folder holding hwN/")
+    group.addoption("--worker-coverage", default=None, metavar="RCFILE",
+                    help="staff: measure coverage.py's line and branch coverage of the code the worker runs")
     group.addoption("--grader-seed", type=int, default=int(os.environ.get("KIT_GRADER_SEED", 0)),
                     help="seed of the tasks that accuracy tests sample (default: $KIT_GRADER_SEED or 0)")
     group.addoption("--results-json", default=None, help="write per-test scores to this JSON file")
@@ -78,7 +80,12 @@ def impl_root(pytestconfig) -> Path:
 def impl(pytestconfig, impl_root):
     box = Box.from_json(pytestconfig.getoption("box")) if pytestconfig.getoption("box") else Box()
     limits = Limits(call_seconds=pytestconfig.getoption("call_timeout"), memory_mb=pytestconfig.getoption("memory_mb"))
-    with Worker(impl_root, pytestconfig.getoption("support_root"), limits, box) as worker:
+    coverage_config = pytestconfig.getoption("worker_coverage")
+    if coverage_config and box.kind != "none":
+        raise pytest.UsageError("--worker-coverage measures an unboxed worker (a staff run), not a graded one")
+    env = {"COVERAGE_PROCESS_START": str(Path(coverage_config).resolve())} if coverage_config else None
+    with Worker(impl_root, pytestconfig.getoption("support_root"), limits, box, env,
+                exit_grace_seconds=60.0 if coverage_config else 0.0) as worker:
         yield worker
 
 

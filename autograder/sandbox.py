@@ -117,10 +117,11 @@ class Worker:
     """A child Python process that runs probes against one implementation."""
 
     def __init__(self, impl_root: str | Path, support_root: str | Path, limits: Limits = Limits(),
-                 box: Box = Box(), env: dict[str, str] | None = None):
+                 box: Box = Box(), env: dict[str, str] | None = None, exit_grace_seconds: float = 0.0):
         self.impl_root, self.support_root = str(impl_root), str(support_root)
         self.limits, self.box = limits, box
         self.env = env or {}
+        self.exit_grace_seconds = exit_grace_seconds  # time to exit by itself once its pipe closes (e.g. to save coverage)
         self.process: subprocess.Popen | None = None
         self.log: tempfile._TemporaryFileWrapper | None = None
         self.watchdog: MemoryWatchdog | None = None
@@ -183,6 +184,11 @@ class Worker:
             try:
                 os.close(fd)
             except OSError:
+                pass
+        if self.exit_grace_seconds:
+            try:
+                self.process.wait(self.exit_grace_seconds)
+            except subprocess.TimeoutExpired:
                 pass
         self.kill()
         self.process.wait()

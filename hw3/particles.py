@@ -98,7 +98,6 @@ class ParticleMAML(nn.Module):
         #       points); its gradient with respect to the particles, torch.autograd.grad of the total (particles of
         #       different tasks do not interact), with create_graph when the meta-gradient needs second-order terms;
         #       the direction; a new tensor particles + rate * direction (never in place).
-        #       Outside training the initial particles need requires_grad for the gradient to exist.
         raise NotImplementedError("TODO in ParticleMAML.adapt(): see the comment above")
         return particles
 

@@ -31,6 +31,8 @@ def test_interval_coverage_and_quantile_calibration(impl):
     coverage = impl.call(hw3_probes.metric, "interval_coverage", cdf, 0.9).item()
     assert abs(coverage - 4 / 8) < 1e-6, f"4 of these 8 CDF values lie in [0.05, 0.95], got coverage {coverage}"
     uniform = (torch.arange(1000) + 0.5) / 1000  # the F(y) of a well-specified predictive
+    ends = impl.call(hw3_probes.metric, "interval_coverage", torch.tensor([0.25, 0.75, 0.2499, 0.7501]), 0.5).item()
+    assert abs(ends - 0.5) < 1e-6, f"the interval includes its ends, F(y) = 0.25 and 0.75 at level 0.5: got coverage {ends}"
     for level in (0.5, 0.8, 0.95):
         coverage = impl.call(hw3_probes.metric, "interval_coverage", uniform, level).item()
         assert abs(coverage - level) < 1e-6, f"a calibrated predictive's {level:.0%} interval should cover {level:.0%}, got {coverage}"
@@ -57,6 +59,9 @@ def test_reliability_bins_and_ece(impl):
     perfect = impl.call(hw3_probes.metric, "reliability", labels, labels)
     assert perfect["ece"].abs() < 1e-6, f"certain and always right: ECE should be 0, got {perfect['ece']}"
     assert perfect["count"].shape == (15,), "15 bins by default"
+    four_bins = impl.call(hw3_probes.metric, "reliability", labels, labels, 4)
+    torch.testing.assert_close(four_bins["count"], torch.tensor([0.0, 0.0, 0.0, 6.0]),
+                               msg="confidence 1 belongs to the last bin, whatever the number of bins")
 
 
 @weight(1)
@@ -89,6 +94,8 @@ def test_active_learning_picks_the_most_uncertain_point(impl):
     supports = got["supports"]
     sizes = sorted({len(s[0]) for s in supports})
     assert sizes == [1, 2, 3, 4], f"the support set should grow one point at a time, got sizes {sizes}"
+    assert len(supports) == 7, \
+        f"4 points: 4 predictions at the test inputs and 3 at the pool (none after the last pick), got {len(supports)} calls"
     # The stand-in model's variance is the distance to the nearest support point: each pick is the farthest candidate.
     final = max(supports, key=lambda s: s.shape[1])
     for task in range(5):

@@ -71,11 +71,10 @@ def active_learning_curve(model, x_pool: torch.Tensor, y_pool: torch.Tensor, x_t
         x_support, y_support = x_pool[rows.unsqueeze(1), index], y_pool[rows.unsqueeze(1), index]
         mean = model.predict(x_support, y_support, x_test)["mean"]
         curve.append((mean - y_test.squeeze(-1)).square().mean().item())
-        if step + 1 == num_points:
-            break
-        if strategy == "entropy":
+        last = step + 1 == num_points
+        if not last and strategy == "entropy":
             picked = pick_max_entropy(model.predict(x_support, y_support, x_pool)["variance"], available)
-        else:
+        elif not last:
             picked = torch.rand(batch, num_candidates, generator=generator).masked_fill(~available, -1).argmax(-1)
     # END SOLUTION
     return torch.tensor(curve)

@@ -112,9 +112,6 @@ class ParticleMAML(nn.Module):
         # points); its gradient with respect to the particles, torch.autograd.grad of the total (particles of
         # different tasks do not interact), with create_graph when the meta-gradient needs second-order terms;
         # the direction; a new tensor particles + rate * direction (never in place).
-        # Outside training the initial particles need requires_grad for the gradient to exist.
-        if not particles.requires_grad:
-            particles = particles.detach().requires_grad_(True)
         rate = self.log_inner_lr.exp()
         for _ in range(self.num_inner_steps):
             support_log_likelihood = self.log_likelihood(particles, x_support, y_support).sum()
