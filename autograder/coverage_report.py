@@ -35,6 +35,9 @@ def measure(kit: Kit, hw: str, workdir: Path) -> dict:
     tests = [str(kit.public_tests(hw)), str(kit.hidden_tests(hw))]
     status = subprocess.call([sys.executable, "-m", "pytest", "--impl", "solution", "--worker-coverage", str(rcfile),
                               "-q", "-p", "no:randomly", *tests], cwd=kit.root)
+    if not list(workdir.glob(".coverage.*")):
+        raise SystemExit("coverage.py recorded nothing in the worker: it needs coverage>=7.10, which starts in "
+                         "subprocesses from COVERAGE_PROCESS_START (pip install -r requirements-staff.txt)")
     data = coverage.Coverage(config_file=str(rcfile), data_file=str(workdir / ".coverage"))
     data.combine(data_paths=[str(workdir)])
     data.save()
