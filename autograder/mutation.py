@@ -10,9 +10,9 @@ fenced regions (the provided code) are skipped. Each mutant is graded in two pha
 1. the public tests: a mutant that fails one of them is caught before the deadline;
 2. the hidden tests, for the mutants that survived the public ones.
 
-The tests that judge the submitted checkpoints are left out: they run the
-reference's code on the grader, so no mutant of the submitted code changes them.
-A mutant that survives both phases either shows a missing test or is equivalent to
+The copy keeps the reference's checkpoints, so the tests that judge checkpoints
+pass unless the mutant breaks code they run; those test files run last, being the
+slowest. A mutant that survives both phases either shows a missing test or is equivalent to
 the reference (it computes the same thing); equivalent mutants are listed, with the
 reason, in ``autograder/mutation_equivalents.txt``. The report goes to
 ``<out>/mutation_<hw>.md``; the exit code is 1 when a non-equivalent mutant survived.
@@ -33,9 +33,6 @@ from pathlib import Path
 from autograder.fences import find_fences
 from autograder.kit import Kit
 
-EQUIVALENTS = Path(__file__).with_name("mutation_equivalents.txt")
-# The tests that judge checkpoints with the reference's code: no mutant of the submitted code can fail them.
-CHECKPOINT_TESTS = {"hw1": ["test_hw1_accuracy.py"], "hw2": ["test_hw2_accuracy.py"], "hw3": ["test_hw3_quality.py"]}
 TIMEOUT_S = 600.0
 
 
@@ -71,16 +68,18 @@ def fenced_lines(source: str) -> set[int]:
 def test_command(kit: Kit, hw: str, impl_root: Path, phase: str) -> str:
     """The shell command that tests the mutated copy: public or hidden tests, stop at the first failure."""
     folder = kit.public_tests(hw) if phase == "public" else kit.hidden_tests(hw)
-    files = [str(path) for path in sorted(folder.glob("test_*.py")) if path.name not in CHECKPOINT_TESTS.get(hw, [])]
-    return " ".join([sys.executable, "-m", "autograder.mutation", "--run-tests", str(impl_root), "--",
-                     "-x", "-q", "-p", "no:randomly", *files])
+    # Fast unit tests first, so that most mutants stop early (-x); the files that judge checkpoints last.
+    files = [str(path) for path in sorted(folder.glob("test_*.py"),
+                                          key=lambda path: ("load_submitted_checkpoint" in path.read_text(), path.name))]
+    return " ".join([sys.executable, "-m", "autograder.mutation", "--run-tests", str(impl_root),
+                     "--kit-root", str(kit.root), "--", "-x", "-q", "-p", "no:randomly", *files])
 
 
-def run_tests(impl_root: Path, pytest_args: list[str]) -> int:
+def run_tests(impl_root: Path, kit_root: Path, pytest_args: list[str]) -> int:
     """One mutant's test run: no stale bytecode of an earlier mutant (same size, same second), then pytest."""
     for cache in impl_root.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)
-    return subprocess.call([sys.executable, "-m", "pytest", "--impl", str(impl_root), *pytest_args], cwd=Kit().root,
+    return subprocess.call([sys.executable, "-m", "pytest", "--impl", str(impl_root), *pytest_args], cwd=kit_root,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -142,11 +141,11 @@ def outcomes(session: Path) -> dict[str, tuple[str, str]]:
     return result
 
 
-def read_equivalents() -> dict[str, str]:
-    """key -> reason, from ``mutation_equivalents.txt`` (lines ``file | before => after | reason``)."""
-    equivalents = {}
-    if EQUIVALENTS.is_file():
-        for line in EQUIVALENTS.read_text().splitlines():
+def read_equivalents(kit: Kit) -> dict[str, str]:
+    """key -> reason, from ``autograder/mutation_equivalents.txt`` (lines ``file | before => after | reason``)."""
+    equivalents, path = {}, kit.root / "autograder" / "mutation_equivalents.txt"
+    if path.is_file():
+        for line in path.read_text().splitlines():
             if line.strip() and not line.startswith("#"):
                 file, change, reason = (part.strip() for part in line.split(" | ", 2))
                 equivalents[f"{file} | {change}"] = reason
@@ -157,7 +156,7 @@ def mutate(kit: Kit, hw: str, workdir: Path, sample: int | None, seed: int) -> d
     """Both phases on the homework's fenced mutants; returns the counts and the survivors."""
     shutil.rmtree(workdir, ignore_errors=True)
     impl = workdir / "impl"
-    shutil.copytree(kit.solution_dir(hw), impl / hw, ignore=shutil.ignore_patterns("checkpoints", "__pycache__"))
+    shutil.copytree(kit.solution_dir(hw), impl / hw, ignore=shutil.ignore_patterns("__pycache__"))
     modules = [impl / hw / path for path in kit.graded_files(hw)]
     fenced = {str(path.relative_to(impl / hw)): fenced_lines(path.read_text()) for path in modules}
 
@@ -178,6 +177,11 @@ def mutate(kit: Kit, hw: str, workdir: Path, sample: int | None, seed: int) -> d
     skip(sessions["public"][1], [m.job_id for m in every if m.job_id not in chosen_ids], "not drawn, or outside the fences")
     skip(sessions["hidden"][1], [job for key, job in hidden_ids.items() if key not in spec], "not drawn, or outside the fences")
 
+    for phase in ("public", "hidden"):  # the unmutated copy must pass, or every mutant would look killed
+        command = test_command(kit, hw, impl, phase).split(" ")
+        if subprocess.call(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
+            raise SystemExit(f"the {phase} tests fail on the unmutated reference; run them first:\n"
+                             f"  python -m pytest --impl solution {' '.join(command[command.index('--') + 1:])}")
     started = time.monotonic()
     config, session = sessions["public"]
     cosmic_ray("exec", str(config), str(session))
@@ -189,7 +193,7 @@ def mutate(kit: Kit, hw: str, workdir: Path, sample: int | None, seed: int) -> d
     hidden = outcomes(session)
     seconds = time.monotonic() - started
 
-    equivalents = read_equivalents()
+    equivalents = read_equivalents(kit)
     survivors, equivalent = [], []
     for key, m in spec.items():
         after = public[m.job_id][1]
@@ -246,6 +250,7 @@ def main(args) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--run-tests", required=True, help="the mutated implementation's root")
+    parser.add_argument("--kit-root", required=True, help="where pytest runs")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     options = parser.parse_args()
-    sys.exit(run_tests(Path(options.run_tests), [a for a in options.pytest_args if a != "--"]))
+    sys.exit(run_tests(Path(options.run_tests), Path(options.kit_root), [a for a in options.pytest_args if a != "--"]))
