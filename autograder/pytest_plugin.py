@@ -16,6 +16,7 @@ Options:
     --impl student|solution|DIR   student: this tree's hwN/ (default); solution: autograder/solutions;
                                   DIR: a folder holding hwN/ (what the grader builds from a submission)
     --results-json FILE           write each test's score, weight, number, visibility and output
+    --worker-coverage RCFILE      staff: coverage.py in the (unboxed) worker only (python -m autograder coverage)
 """
 from __future__ import annotations
 
