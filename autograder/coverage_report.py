@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from autograder.kit import Kit
-from autograder.mutation import fenced_lines
+from autograder.fences import fenced_lines
 
 
 def measure(kit: Kit, hw: str, workdir: Path) -> dict:

@@ -124,3 +124,14 @@ def make_skeleton(source: str, filename: str = "<solution>") -> str:
 
 def has_fences(source: str) -> bool:
     return any(line.strip() == BEGIN for line in source.splitlines())
+
+
+def fenced_lines(source: str) -> set[int]:
+    """The 1-based numbers of the code lines inside the fences of a solution file (markers and hints excluded)."""
+    lines = source.splitlines()
+    inside = set()
+    for fence in find_fences(source):
+        for number in range(fence.begin + 1, fence.end):
+            if lines[number].strip() and not lines[number].strip().startswith("#"):
+                inside.add(number + 1)
+    return inside

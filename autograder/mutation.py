@@ -20,7 +20,6 @@ reason, in ``autograder/mutation_equivalents.txt``. The report goes to
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import random
 import shutil
@@ -30,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.fences import find_fences
+from autograder.fences import fenced_lines
 from autograder.kit import Kit
 
 TIMEOUT_S = 600.0
@@ -52,17 +51,6 @@ class Mutant:
     def key(self) -> str:
         """What identifies a mutant across runs (line numbers move when the reference is edited)."""
         return f"{self.file} | {self.before} => {self.after}"
-
-
-def fenced_lines(source: str) -> set[int]:
-    """The 1-based numbers of the code lines inside the fences of a solution file (markers and hints excluded)."""
-    lines = source.splitlines()
-    inside = set()
-    for fence in find_fences(source):
-        for number in range(fence.begin + 1, fence.end):
-            if lines[number].strip() and not lines[number].strip().startswith("#"):
-                inside.add(number + 1)
-    return inside
 
 
 def test_command(kit: Kit, hw: str, impl_root: Path, phase: str) -> str:

@@ -1,6 +1,6 @@
 import pytest
 
-from autograder.fences import FenceError, find_fences, make_skeleton
+from autograder.fences import FenceError, fenced_lines, find_fences, make_skeleton
 
 SOLUTION = '''import torch
 
@@ -81,3 +81,8 @@ def test_fences_report_owner_hint_and_code():
 def test_malformed_fences_are_errors_with_the_line(source, problem):
     with pytest.raises(FenceError, match=problem):
         make_skeleton(source, "bad.py")
+
+
+def test_fenced_lines_are_the_code_between_the_markers():
+    source = "def f(x):\n    # BEGIN SOLUTION\n    # a hint\n    y = x + 1\n\n    return y\n    # END SOLUTION\n"
+    assert fenced_lines(source) == {4, 6}

@@ -7,15 +7,10 @@ import pytest
 import torch
 
 from autograder.kit import Kit
-from autograder.mutation import fenced_lines, mutate, report
+from autograder.mutation import mutate, report
 from autograder.release import build_gradescope_zip, write_skeletons
 
 FIXTURE = Path(__file__).parent / "fixture_kit"
-
-
-def test_fenced_lines_are_the_code_between_the_markers():
-    source = "def f(x):\n    # BEGIN SOLUTION\n    # a hint\n    y = x + 1\n\n    return y\n    # END SOLUTION\n"
-    assert fenced_lines(source) == {4, 6}
 
 
 @pytest.fixture(scope="module")
