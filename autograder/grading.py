@@ -41,6 +41,13 @@ def grading_budget_seconds() -> float:
     return float(os.environ.get("KIT_GRADING_BUDGET", 480))
 
 
+def grading_memory_mb() -> int:
+    """The memory one grading may use in all: Gradescope's default container has 768 MB, of which its
+    own harness and shell take a little; the worker is killed (with a message) before the kernel would
+    kill a process of its own choosing, perhaps the grader."""
+    return int(os.environ.get("KIT_GRADING_MEMORY_MB", 740))
+
+
 def printable(name: str) -> str:
     """A file name as text that JSON and terminals take: undecodable bytes and control characters become \ufffd."""
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -199,7 +206,7 @@ def run_tests(kit: Kit, hw: str, impl_root: Path, workdir: Path, seed: int, supp
     if support is not None:
         command += ["--support-root", str(support)]
     if box is not None:
-        command += ["--box", box.to_json()]
+        command += ["--box", box.to_json(), "--grading-memory-mb", str(grading_memory_mb()), "--grader-pid", str(os.getpid())]
     command += list(extra_pytest_args)
     log_path = private / "pytest.log"
     env = {**os.environ, **LEAN_MALLOC, SEED_VARIABLE: str(seed),

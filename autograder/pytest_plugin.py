@@ -32,7 +32,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.sandbox import Box, Limits, SubmissionError, Worker
+from autograder.sandbox import Box, Limits, MemoryBudget, SubmissionError, Worker
+
+# torch.testing.assert_close imports torch.distributed.tensor, and with it sympy (40 MB in this process,
+# which shares the grading's memory with the worker), only to unwrap DTensors: replies never hold one.
+if hasattr(torch.testing, "_comparison") and hasattr(torch.testing._comparison, "_HAS_DTENSOR"):
+    torch.testing._comparison._HAS_DTENSOR = False
 
 KIT_ROOT = Path(__file__).resolve().parent.parent  # where the shared data/ package lives
 HOMEWORK_MODULE = re.compile(r"^hw\d+$")
@@ -51,6 +56,9 @@ def pytest_addoption(parser):
     group.addoption("--call-timeout", type=float, default=float(os.environ.get("KIT_CALL_TIMEOUT", Limits.call_seconds)),
                     help="seconds per probe call (default: $KIT_CALL_TIMEOUT or 120)")
     group.addoption("--memory-mb", type=int, default=Limits.memory_mb, help="memory limit of the worker")
+    group.addoption("--grading-memory-mb", type=int, default=None,
+                    help="memory of the whole grading (grader, pytest and worker); the worker gets what the grader leaves")
+    group.addoption("--grader-pid", type=int, default=None, help="the grading process, whose memory counts in the budget")
 
 
 def solutions_root(config) -> Path:
@@ -85,8 +93,12 @@ def impl(pytestconfig, impl_root):
     if coverage_config and box.kind != "none":
         raise pytest.UsageError("--worker-coverage measures an unboxed worker (a staff run), not a graded one")
     env = {"COVERAGE_PROCESS_START": str(Path(coverage_config).resolve())} if coverage_config else None
+    budget = None
+    if pytestconfig.getoption("grading_memory_mb"):
+        trusted = (os.getpid(),) + ((pytestconfig.getoption("grader_pid"),) if pytestconfig.getoption("grader_pid") else ())
+        budget = MemoryBudget(pytestconfig.getoption("grading_memory_mb"), trusted)
     with Worker(impl_root, pytestconfig.getoption("support_root"), limits, box, env,
-                exit_grace_seconds=60.0 if coverage_config else 0.0) as worker:
+                exit_grace_seconds=60.0 if coverage_config else 0.0, budget=budget) as worker:
         yield worker
 
 

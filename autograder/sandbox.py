@@ -71,6 +71,19 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class MemoryBudget:
+    """The memory a whole grading may use (on Gradescope, its container's), shared by the worker with
+    the trusted processes of the grading: the worker may use what they leave, at most its own limit."""
+
+    total_mb: int
+    trusted_pids: tuple[int, ...]     # the grader's processes (pytest, ``python -m autograder grade``)
+
+    def trusted_bytes(self) -> int:
+        seen: set = set()
+        return sum(process_memory(str(pid), seen) for pid in self.trusted_pids)
+
+
+@dataclass(frozen=True)
 class Box:
     """How the worker is confined; ``launcher.py`` builds it (kinds: none, namespaces, drop)."""
 
@@ -117,9 +130,10 @@ class Worker:
     """A child Python process that runs probes against one implementation."""
 
     def __init__(self, impl_root: str | Path, support_root: str | Path, limits: Limits = Limits(),
-                 box: Box = Box(), env: dict[str, str] | None = None, exit_grace_seconds: float = 0.0):
+                 box: Box = Box(), env: dict[str, str] | None = None, exit_grace_seconds: float = 0.0,
+                 budget: MemoryBudget | None = None):
         self.impl_root, self.support_root = str(impl_root), str(support_root)
-        self.limits, self.box = limits, box
+        self.limits, self.box, self.budget = limits, box, budget
         self.env = env or {}
         self.exit_grace_seconds = exit_grace_seconds  # time to exit by itself once its pipe closes (e.g. to save coverage)
         self.process: subprocess.Popen | None = None
@@ -153,7 +167,7 @@ class Worker:
         os.close(reply_write)
         self._sent_modules.clear()
         if self.box.kind != "none":
-            self.watchdog = MemoryWatchdog(self.process.pid, self.box.uid, self.limits.memory_mb, self.kill)
+            self.watchdog = MemoryWatchdog(self.process.pid, self.box.uid, self.limits.memory_mb, self.kill, self.budget)
             self.watchdog.start()
         try:
             self._receive(time.monotonic() + self.limits.startup_seconds, self.limits.startup_seconds)
@@ -291,8 +305,7 @@ class Worker:
         if self.box.kind == "namespaces" and code is not None and code > 128:  # the launcher passes a signal on as 128 + it
             code = 128 - code
         if self.watchdog is not None and self.watchdog.exceeded_mb:
-            return (f"the submission's process stopped: its processes used {self.watchdog.exceeded_mb} MB, over the "
-                    f"{self.limits.memory_mb} MB memory limit" + self._output_tail(prefix="\nIt printed:\n"))
+            return "the submission's process stopped: " + self.watchdog.verdict() + self._output_tail(prefix="\nIt printed:\n")
         reasons = {
             -signal.SIGKILL: f"it was killed (memory over {self.limits.memory_mb} MB, or killed from outside)",
             -signal.SIGXCPU: f"it used more than {self.limits.cpu_seconds} s of CPU time",
@@ -433,17 +446,22 @@ def kill_uid(uid: int) -> None:
 
 
 class MemoryWatchdog(threading.Thread):
-    """Kills the worker when its processes together hold more than ``limit_mb``.
+    """Kills the worker when its processes together hold more than they may.
 
     Counts each process's proportional set size (so shared mappings count), the
     shared-memory files and memfds they hold open, and, for a uid of its own,
-    the files that uid left in /dev/shm."""
+    the files that uid left in /dev/shm. They may hold ``limit_mb``, and with a
+    ``budget`` at most what the grading's trusted processes leave of it: past the
+    container's limit the kernel would kill a process of its own choosing, perhaps
+    the grader, while this kills the worker and says why."""
 
-    def __init__(self, root_pid: int, uid: int | None, limit_mb: int, kill, interval: float = 0.2):
+    def __init__(self, root_pid: int, uid: int | None, limit_mb: int, kill, budget: MemoryBudget | None = None,
+                 interval: float = 0.2):
         super().__init__(daemon=True, name="memory-watchdog")
         self.root_pid, self.uid, self.limit, self.kill_worker = root_pid, uid, limit_mb << 20, kill
-        self.interval = interval
-        self.exceeded_mb = 0
+        self.budget, self.interval = budget, interval
+        self.exceeded_mb = 0      # what the worker held when it was killed
+        self.trusted_mb = 0       # what the grader held then (with a budget)
         self._stop_event = threading.Event()
 
     def usage(self) -> int:
@@ -457,13 +475,29 @@ class MemoryWatchdog(threading.Thread):
                     continue
         return total
 
+    def allowance(self) -> tuple[int, int]:
+        """(the bytes the worker may hold now, the bytes the trusted processes hold)."""
+        if self.budget is None:
+            return self.limit, 0
+        trusted = self.budget.trusted_bytes()
+        return min(self.limit, (self.budget.total_mb << 20) - trusted), trusted
+
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
             used = self.usage()
-            if used > self.limit:
-                self.exceeded_mb = used >> 20
+            allowed, trusted = self.allowance()
+            if used > allowed:
+                self.exceeded_mb, self.trusted_mb = used >> 20, trusted >> 20
                 self.kill_worker()
                 return
+
+    def verdict(self) -> str:
+        """Why the worker was killed, for the student."""
+        if self.budget is None or self.exceeded_mb + self.trusted_mb <= self.budget.total_mb:
+            return f"its processes used {self.exceeded_mb} MB, over the {self.limit >> 20} MB memory limit"
+        return (f"its processes used {self.exceeded_mb} MB; with the {self.trusted_mb} MB that the grader itself "
+                f"needs, that is over the {self.budget.total_mb} MB a whole grading may use (the grading "
+                f"machine's memory). Use less memory: smaller batches, no copies of the data set")
 
     def stop(self) -> None:
         self._stop_event.set()

@@ -133,14 +133,15 @@ def checkpoint_logits(checkpoint: dict, pixels: torch.Tensor, labels: torch.Tens
         return torch.cat([model(images[i:i + 20], labels[i:i + 20])[:, -1] for i in range(0, len(images), 20)])
 
 
-def extension_outputs(seed: int, num_classes: int = 5, num_shot: int = 1, query_labels: torch.Tensor | None = None) -> torch.Tensor:
-    """Logits of a seeded BlackBoxLearner on a seeded batch (eval mode)."""
+def extension_outputs(seed: int, num_classes: int = 5, num_shot: int = 1, query_labels: torch.Tensor | None = None,
+                      width: int = 64) -> torch.Tensor:
+    """Logits of a seeded BlackBoxLearner (encoder ``width``) on a seeded batch (eval mode)."""
     from hw1.extension import BlackBoxLearner
 
     images, labels = seeded_task_batch(seed, num_classes, num_shot)
     if query_labels is not None:
         labels[:, -1] = query_labels
     torch.manual_seed(seed)
-    model = BlackBoxLearner(num_classes, num_shot + 1).eval()
+    model = BlackBoxLearner(num_classes, num_shot + 1, width=width).eval()
     with torch.no_grad():
         return model(images, labels)

@@ -69,13 +69,16 @@ def test_mann_2way_1shot_accuracy(evaluator, impl_root, grader_seed):
 @weight(1)
 @number("4.1")
 def test_extension_hides_query_labels(impl):
-    """going further: BlackBoxLearner returns [B, K+1, N, N] and ignores the query labels, at 1 and 2 shots"""
+    """going further: BlackBoxLearner returns [B, K+1, N, N] and ignores the query labels, at 1 and 2 shots
+    (and with an encoder width other than the default)"""
     honest = received(impl.call(hw1_probes.extension_outputs, seed=0), shape=(4, 2, 5, 5), name="the logits")
     leaked = received(impl.call(hw1_probes.extension_outputs, seed=0, query_labels=torch.full((4, 5, 5), 3.0)),
                       shape=(4, 2, 5, 5), name="the logits")
     torch.testing.assert_close(leaked, honest, msg="changing the query labels changed the logits")
-    two_shot = received(impl.call(hw1_probes.extension_outputs, seed=1, num_shot=2), shape=(4, 3, 5, 5), name="the logits")
-    leaked = received(impl.call(hw1_probes.extension_outputs, seed=1, num_shot=2, query_labels=torch.full((4, 5, 5), 3.0)),
+    two_shot = received(impl.call(hw1_probes.extension_outputs, seed=1, num_shot=2, width=63), shape=(4, 3, 5, 5),
+                        name="the logits")
+    leaked = received(impl.call(hw1_probes.extension_outputs, seed=1, num_shot=2, width=63,
+                                query_labels=torch.full((4, 5, 5), 3.0)),
                       shape=(4, 3, 5, 5), name="the logits")
     torch.testing.assert_close(leaked, two_shot, msg="with 2 shots, changing the query labels changed the logits")
 

@@ -143,14 +143,14 @@ def short_training(train_images: torch.Tensor, method: str, steps: int, batch_si
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    images = train_images.float() / 255
     model = MAML(5, 1, 0.4, first_order=True) if method == "maml" else ProtoNet()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3 if method == "maml" else 1e-3)
     accuracies = []
     for _ in range(steps):
-        classes = torch.stack([torch.randperm(len(images), generator=generator)[:5] for _ in range(batch_size)])
+        classes = torch.stack([torch.randperm(len(train_images), generator=generator)[:5] for _ in range(batch_size)])
         drawings = torch.stack([torch.randperm(20, generator=generator)[:6] for _ in range(batch_size * 5)]).view(batch_size, 5, 6)
-        episode = images[classes.unsqueeze(-1), drawings].unsqueeze(3)  # [B, 5, 6, 1, 28, 28]
+        # Only the episode becomes float: the whole set as float would hold 60 MB more in the worker.
+        episode = train_images[classes.unsqueeze(-1), drawings].unsqueeze(3).float() / 255  # [B, 5, 6, 1, 28, 28]
         batch = split_support_query(episode, 1, generator)
         loss, _, query_accuracy = model.outer_step(batch, train=True) if method == "maml" else model.step(batch)
         optimizer.zero_grad()

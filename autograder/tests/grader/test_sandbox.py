@@ -1,5 +1,6 @@
 """The worker: limits, crashes and what crosses back, each with a message for the student."""
 import importlib.util
+import os
 import textwrap
 
 import pytest
@@ -110,3 +111,39 @@ def test_a_worker_that_stops_reading_cannot_block_the_grader(tmp_path):
         assert worker.call(module.stop_reading)
         with pytest.raises(SubmissionTimeout, match="did not finish within 3 seconds"):
             worker.call(module.echo, torch.zeros(4 << 20))  # 16 MB: far more than a pipe holds
+
+
+def test_the_worker_gets_only_what_the_grader_leaves_of_the_grading_budget():
+    """Under its own limit but over the grading's memory once the grader's own memory counts: killed, with why."""
+    import subprocess
+    import sys
+
+    from autograder.sandbox import MemoryBudget, MemoryWatchdog
+
+    trusted = MemoryBudget(0, (os.getpid(),)).trusted_bytes() >> 20
+    hog = subprocess.Popen([sys.executable, "-c", "import time; block = bytearray(300 << 20); time.sleep(60)"])
+    watchdog = MemoryWatchdog(hog.pid, None, 1536, hog.kill, MemoryBudget(trusted + 150, (os.getpid(),)), interval=0.05)
+    watchdog.start()
+    try:
+        assert hog.wait(timeout=30) != 0
+    finally:
+        hog.kill()
+        watchdog.stop()
+    assert 150 < watchdog.exceeded_mb < 1536 and watchdog.trusted_mb > 0
+    assert "over the" in watchdog.verdict() and "a whole grading may use" in watchdog.verdict()
+
+
+def test_without_a_budget_the_worker_limit_alone_counts():
+    import subprocess
+    import sys
+
+    from autograder.sandbox import MemoryWatchdog
+
+    hog = subprocess.Popen([sys.executable, "-c", "import time; block = bytearray(300 << 20); time.sleep(3)"])
+    watchdog = MemoryWatchdog(hog.pid, None, 1536, hog.kill, interval=0.05)
+    watchdog.start()
+    try:
+        assert hog.wait(timeout=30) == 0
+    finally:
+        watchdog.stop()
+    assert watchdog.exceeded_mb == 0
