@@ -9,11 +9,14 @@ TOP_LEVEL_FIELDS = {"score", "execution_time", "output", "output_format", "test_
                     "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
 TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
                "visibility", "extra_data"}
+EXTRA_CREDIT = "extra credit"  # the tag of tests whose points come on top of the homework's total
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 
 
 def gradescope_results(records: list[dict], output: str = "", execution_time: float | None = None) -> dict:
-    """results.json for Gradescope; tests are sorted by their number."""
+    """results.json for Gradescope; tests are sorted by their number. The score includes extra credit:
+    on Gradescope the assignment's total is the required points (``required_points``), so extra credit
+    goes above it."""
     tests = []
     for record in sorted(records, key=lambda r: _number_key(r.get("number"))):
         test = {
@@ -26,6 +29,8 @@ def gradescope_results(records: list[dict], output: str = "", execution_time: fl
         }
         if record.get("number"):
             test["number"] = str(record["number"])
+        if record.get("extra_credit"):
+            test["tags"] = [EXTRA_CREDIT]
         tests.append(test)
     results = {
         "score": round(sum(t["score"] for t in tests), 4),
@@ -78,11 +83,29 @@ def summary(results: dict) -> str:
         lines.append(f"{mark} {test['score']:5.1f}/{test['max_score']:<5.1f} {test.get('number', ''):>5} {test['name']}")
         if test["status"] != "passed" and test.get("output"):
             lines.extend("                        " + line for line in test["output"].splitlines()[:8])
-    total = sum(t["max_score"] for t in results["tests"])
-    lines.append(f"Score: {results['score']:.1f} / {total:.1f}")
+    lines.append(score_line(results))
     if results.get("output"):
         lines.append(results["output"])
     return "\n".join(lines)
+
+
+def is_extra_credit(test: dict) -> bool:
+    return EXTRA_CREDIT in test.get("tags", ())
+
+
+def required_points(results: dict) -> float:
+    """The homework's total: every test's points but extra credit's."""
+    return sum(t["max_score"] for t in results["tests"] if not is_extra_credit(t))
+
+
+def score_line(results: dict) -> str:
+    """"Score: 23.0 / 23.0, extra credit 4.0 / 4.0" (the extra credit part only where the homework has one)."""
+    required = [t for t in results["tests"] if not is_extra_credit(t)]
+    extra = [t for t in results["tests"] if is_extra_credit(t)]
+    line = f"Score: {sum(t['score'] for t in required):.1f} / {sum(t['max_score'] for t in required):.1f}"
+    if extra:
+        line += f", extra credit {sum(t['score'] for t in extra):.1f} / {sum(t['max_score'] for t in extra):.1f}"
+    return line
 
 
 def _number_key(number) -> tuple:

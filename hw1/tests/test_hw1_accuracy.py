@@ -8,6 +8,7 @@ weights, not a program); the extension's architecture is yours, so your code run
 """
 from pathlib import Path
 
+import pytest
 import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
@@ -66,6 +67,7 @@ def test_mann_2way_1shot_accuracy(evaluator, impl_root, grader_seed):
     assert_checkpoint_accuracy(evaluator, impl_root, "mann_K1_N2.pt", 2, 1, grader_seed, MANN_THRESHOLD)
 
 
+@pytest.mark.extra_credit
 @weight(1)
 @number("4.1")
 def test_extension_hides_query_labels(impl):
@@ -83,6 +85,7 @@ def test_extension_hides_query_labels(impl):
     torch.testing.assert_close(leaked, two_shot, msg="with 2 shots, changing the query labels changed the logits")
 
 
+@pytest.mark.extra_credit
 @weight(3)
 @number("4.2")
 def test_extension_5way_1shot_accuracy(impl, impl_root, grader_seed):
