@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import stat
 import zipfile
@@ -16,7 +17,9 @@ from autograder.kit import IGNORED_PARTS, Kit
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the autograder and data packages themselves
 # What students get besides data/ and the homeworks: the test harness, nothing of the grader.
-STUDENT_TOP_FILES = ["README.md", "LICENSE", "requirements.txt", "pytest.ini", "conftest.py"]
+# The release's own top files (its README for students, a .gitignore) are the files of release/student/.
+STUDENT_TOP_FILES = ["LICENSE", "requirements.txt", "pytest.ini", "conftest.py"]
+STUDENT_TOP_FOLDER = "release/student"
 STUDENT_HARNESS = ["autograder/__init__.py", "autograder/pytest_plugin.py", "autograder/sandbox.py", "autograder/worker.py",
                    "autograder/launcher.py"]
 TEMPLATES = Path(__file__).resolve().parent / "gradescope"
@@ -83,6 +86,8 @@ def write_skeletons(kit: Kit, hw: str) -> list[Path]:
 def student_files(kit: Kit) -> list[tuple[Path, Path]]:
     """Every file of the student release: (source, path in the release)."""
     files = [(kit.root / name, Path(name)) for name in STUDENT_TOP_FILES if (kit.root / name).is_file()]
+    top = kit.root / STUDENT_TOP_FOLDER
+    files += [(path, path.relative_to(top)) for path in sorted(top.rglob("*")) if path.is_file()] if top.is_dir() else []
     files += [(PACKAGE_ROOT / name, Path(name)) for name in STUDENT_HARNESS]
     files += _tree(PACKAGE_ROOT, "data") + _tree(PACKAGE_ROOT, "common")
     files += [f for hw in kit.homeworks() for f in _tree(kit.root, hw)]
@@ -111,7 +116,26 @@ def build_student_release(kit: Kit, out: Path) -> Path:
     problems = find_leaks(kit, target)
     if problems:
         raise ReleaseError("the student release would leak private material:\n  " + "\n  ".join(problems))
+    problems = dead_links(target)
+    if problems:
+        raise ReleaseError("the student release has links to files it does not hold:\n  " + "\n  ".join(problems))
     return target
+
+
+MARKDOWN_LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)[^)]*\)")
+
+
+def dead_links(release: Path) -> list[str]:
+    """Relative links of the release's Markdown files (and images) that lead to no file inside it."""
+    problems = []
+    for page in sorted(release.rglob("*.md")):
+        for target in MARKDOWN_LINK.findall(page.read_text(errors="replace")):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                continue  # a web address, mailto:, or an anchor in the same page
+            resolved = (page.parent / target.split("#")[0]).resolve()
+            if not resolved.is_relative_to(release.resolve()) or not resolved.exists():
+                problems.append(f"{page.relative_to(release)}: {target}")
+    return problems
 
 
 def _normalized(text: str) -> str:

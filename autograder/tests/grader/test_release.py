@@ -2,7 +2,9 @@ import stat
 import zipfile
 
 from autograder.kit import Kit
-from autograder.release import build_gradescope_zip, build_student_release, find_leaks, skeleton_drift
+import pytest
+
+from autograder.release import ReleaseError, build_gradescope_zip, build_student_release, dead_links, find_leaks, skeleton_drift
 
 
 def test_generated_skeleton_has_no_drift_and_hides_the_solution(kit: Kit):
@@ -28,12 +30,34 @@ def test_check_detects_missing_and_stray_skeleton_files(kit: Kit):
 
 
 def test_student_release_ships_skeleton_public_tests_and_harness_only(kit: Kit, tmp_path):
-    (kit.root / "README.md").write_text("readme\n")
+    (kit.root / "README.md").write_text("the staff's readme\n")
+    (kit.root / "release" / "student").mkdir(parents=True)
+    (kit.root / "release" / "student" / "README.md").write_text("the students' readme: [hw0](hw0/ops.py)\n")
+    (kit.root / "release" / "student" / ".gitignore").write_text("runs/\n")
     release = build_student_release(kit, tmp_path / "dist")
     files = {str(p.relative_to(release)) for p in release.rglob("*") if p.is_file()}
-    assert {"hw0/ops.py", "hw0/tests/test_hw0_public.py", "hw0/tests/hw0_probes.py", "README.md", "conftest.py"} <= files
+    assert {"hw0/ops.py", "hw0/tests/test_hw0_public.py", "hw0/tests/hw0_probes.py", "README.md", ".gitignore",
+            "conftest.py"} <= files
+    assert (release / "README.md").read_text().startswith("the students' readme")
     assert not any(f.startswith(("autograder/solutions", "autograder/tests")) for f in files)
     assert not any(f.endswith(".pt") for f in files)
+
+
+def test_a_link_to_a_file_the_release_lacks_stops_the_release(kit: Kit, tmp_path):
+    (kit.root / "hw0" / "README.md").write_text("[kept](tests/hw0_probes.py) [web](https://example.org) [anchor](#grading)\n"
+                                                "[staff](../docs/benchmarks/hw0.md) ![plot](figures/missing.png)\n")
+    with pytest.raises(ReleaseError) as error:
+        build_student_release(kit, tmp_path / "dist")
+    assert "hw0/README.md: ../docs/benchmarks/hw0.md" in str(error.value)
+    assert "hw0/README.md: figures/missing.png" in str(error.value)
+    assert "hw0_probes" not in str(error.value) and "example.org" not in str(error.value)
+
+
+def test_the_kits_student_release_has_no_dead_link(tmp_path):
+    """The real kit: its student README and every handout link only to files that ship."""
+    release = build_student_release(Kit(), tmp_path / "dist")
+    assert dead_links(release) == []
+    assert "autograder release" not in (release / "README.md").read_text()  # no staff commands
 
 
 def test_leak_detection_finds_solution_code_hidden_tests_and_checkpoints(kit: Kit, tmp_path):
