@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import stat
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from autograder.fences import BEGIN, END, find_fences, has_fences, make_skeleton
 from autograder.kit import IGNORED_PARTS, Kit
+from autograder.submit import MANIFEST
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the autograder and data packages themselves
 # What students get besides data/ and the homeworks: the test harness, nothing of the grader.
@@ -21,6 +23,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the autograder and data
 STUDENT_TOP_FILES = ["LICENSE", "requirements.txt", "pytest.ini", "conftest.py"]
 STUDENT_TOP_FOLDER = "release/student"
 STUDENT_HARNESS = ["autograder/__init__.py", "autograder/pytest_plugin.py", "autograder/sandbox.py", "autograder/worker.py",
+                   "autograder/submit.py",
                    "autograder/launcher.py"]
 TEMPLATES = Path(__file__).resolve().parent / "gradescope"
 # A fenced block shorter than this (normalized) is too generic to be searched for as a leak.
@@ -43,7 +46,25 @@ def expected_skeleton(kit: Kit, hw: str) -> dict[Path, bytes]:
         if relative.suffix == ".py" and has_fences(raw.decode()):
             raw = make_skeleton(raw.decode(), f"{base.name}/{relative}").encode()
         files[relative] = raw
+    files[Path(MANIFEST)] = submission_manifest(kit, hw).encode()
     return files
+
+
+def submission_manifest(kit: Kit, hw: str) -> str:
+    """``hwN/submission.json``: what ``python -m autograder.submit`` packs, and the grader's limits on it."""
+    from autograder.grading import MAX_CHECKPOINT_MB, MAX_CODE_KB, MAX_HELPERS
+
+    checkpoints = kit.reference_checkpoints(hw)
+    spec = {
+        "homework": hw,
+        "files": [p.as_posix() for p in kit.graded_files(hw)],
+        "checkpoints": sorted(p.name for p in checkpoints.glob("*.pt")) if checkpoints.is_dir() else [],
+        "official": sorted({p.parts[0] for p in kit.solution_files(hw)} | {"__init__.py", MANIFEST}),
+        "max_file_kb": MAX_CODE_KB,
+        "max_checkpoint_mb": MAX_CHECKPOINT_MB,
+        "max_helpers": MAX_HELPERS,
+    }
+    return json.dumps(spec, indent=1) + "\n"
 
 
 def skeleton_drift(kit: Kit, hw: str) -> list[str]:

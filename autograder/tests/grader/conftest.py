@@ -17,10 +17,10 @@ def kit(tmp_path) -> Kit:
     root = tmp_path / "kit"
     shutil.copytree(FIXTURE_KIT, root)
     kit = Kit(root)
-    write_skeletons(kit, "hw0")
     checkpoints = kit.reference_checkpoints("hw0")
     checkpoints.mkdir()
     torch.save({"weight": torch.tensor([[-1.0, 0.0], [1.0, 0.0]])}, checkpoints / "linear.pt")
+    write_skeletons(kit, "hw0")  # after the checkpoints: hw0/submission.json lists them
     return kit
 
 
