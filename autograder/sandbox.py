@@ -13,7 +13,10 @@ A call that runs past its time limit (reading, writing or computing) kills the
 child and raises ``SubmissionTimeout``; the next call starts a fresh one.
 
 How the child is confined is a ``Box`` (see ``launcher.py``, which builds it,
-and ``isolation.py``, which chooses it). In a box, a watchdog thread of this
+and ``isolation.py``, which chooses it). Where the system has no ``fork`` (native
+Windows, a student's machine), the worker is *portable*: started directly with the
+pipes as its standard input and output, no box and no limits, and the call deadlines
+kept by threads, since ``select`` cannot wait on pipes there. In a box, a watchdog thread of this
 process sums the memory of every process of the worker, shared mappings and
 shared-memory files included, and kills them all past the limit.
 """
@@ -23,6 +26,7 @@ import inspect
 import io
 import json
 import os
+import queue
 import select
 import signal
 import struct
@@ -38,6 +42,9 @@ HERE = Path(__file__).resolve().parent
 WORKER_SOURCE = (HERE / "worker.py").read_text()
 LAUNCHER_SOURCE = (HERE / "launcher.py").read_text()
 LAUNCHER_FAILED = 71  # launcher.FAILED: the box could not be built
+# No fork: no pass_fds, process groups, rlimits or select() on pipes (native Windows). KIT_PORTABLE_WORKER=1
+# forces the portable worker elsewhere, to test it.
+PORTABLE = not hasattr(os, "fork") or os.environ.get("KIT_PORTABLE_WORKER") == "1"
 
 
 # glibc's malloc settings for the processes of a grading run. One heap, and blocks over 128 KB
@@ -139,6 +146,10 @@ class Worker:
         self.process: subprocess.Popen | None = None
         self.log: tempfile._TemporaryFileWrapper | None = None
         self.watchdog: MemoryWatchdog | None = None
+        self.portable = PORTABLE
+        if self.portable and box.kind != "none":
+            raise BoxFailure(f"the {box.kind} box needs Linux; this system can only run the portable worker (no box)")
+        self._replies: ThreadedReader | None = None
         self._sent_modules: set[str] = set()
 
     # ------------------------------------------------------------------ life cycle
@@ -146,7 +157,8 @@ class Worker:
     def start(self) -> None:
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()
-        os.set_blocking(self._request_write, False)
+        if not self.portable:
+            os.set_blocking(self._request_write, False)
         if self.log is not None:
             self.log.close()
         self.log = tempfile.TemporaryFile(prefix="worker-output-")
@@ -160,9 +172,15 @@ class Worker:
             **LEAN_MALLOC,
             **self.env,
         }
-        worker = [sys.executable, "-I", "-c", WORKER_SOURCE, self.impl_root, self.support_root,
-                  str(request_read), str(reply_write)]
-        self.process = launch(self.box, self.limits, worker, self.impl_root, (request_read, reply_write), self.log, env)
+        if self.portable:  # the pipes are the worker's standard input and output; what it prints goes to the log
+            worker = [sys.executable, "-I", "-c", WORKER_SOURCE, self.impl_root, self.support_root, "stdio", "stdio"]
+            self.process = subprocess.Popen(worker, stdin=request_read, stdout=reply_write, stderr=self.log,
+                                            cwd=self.impl_root, env={**os.environ, **env})
+            self._replies = ThreadedReader(self._reply_read)
+        else:
+            worker = [sys.executable, "-I", "-c", WORKER_SOURCE, self.impl_root, self.support_root,
+                      str(request_read), str(reply_write)]
+            self.process = launch(self.box, self.limits, worker, self.impl_root, (request_read, reply_write), self.log, env)
         os.close(request_read)
         os.close(reply_write)
         self._sent_modules.clear()
@@ -182,6 +200,9 @@ class Worker:
         """Kill every process of the worker (its process group; its namespace; its uid)."""
         if self.process is None:
             return
+        if self.portable:
+            self.process.kill()
+            return
         try:
             os.killpg(self.process.pid, signal.SIGKILL)  # a namespace's init dies with it (PDEATHSIG)
         except (ProcessLookupError, PermissionError):
@@ -194,7 +215,8 @@ class Worker:
             return
         if self.watchdog is not None:
             self.watchdog.stop()
-        for fd in (self._request_write, self._reply_read):
+        # A portable worker's reply pipe belongs to its reader thread, which closes it at the end of the output.
+        for fd in (self._request_write,) if self.portable else (self._request_write, self._reply_read):
             try:
                 os.close(fd)
             except OSError:
@@ -253,6 +275,12 @@ class Worker:
         torch.save(request, buffer)
         payload = buffer.getvalue()
         view = memoryview(struct.pack(">Q", len(payload)) + payload)
+        if self.portable:
+            if not write_before(self._request_write, view, deadline):
+                self.kill()
+                raise SubmissionTimeout(f"the call did not finish within {limit:.0f} seconds (time limit): "
+                                        f"the submission's process stopped reading its input")
+            return
         try:
             while view:
                 _, ready, _ = select.select([], [self._request_write], [], max(deadline - time.monotonic(), 0))
@@ -284,14 +312,19 @@ class Worker:
         chunks = []
         while size:
             remaining = deadline - time.monotonic()
-            ready, _, _ = select.select([self._reply_read], [], [], max(remaining, 0))
+            if self.portable:
+                chunk = self._replies.read(size, max(remaining, 0))
+                ready = chunk is not None
+            else:
+                ready, _, _ = select.select([self._reply_read], [], [], max(remaining, 0))
             if not ready:
                 raise SubmissionTimeout(
                     f"the call did not finish within {limit:.0f} seconds (time limit); "
                     f"look for an infinite loop or far more work than the task needs"
                     + self._output_tail(prefix="\nIt printed:\n")
                 )
-            chunk = os.read(self._reply_read, min(size, 1 << 20))
+            if not self.portable:
+                chunk = os.read(self._reply_read, min(size, 1 << 20))
             if not chunk:
                 raise SubmissionError(self._died_message())
             chunks.append(chunk)
@@ -306,10 +339,10 @@ class Worker:
             code = 128 - code
         if self.watchdog is not None and self.watchdog.exceeded_mb:
             return "the submission's process stopped: " + self.watchdog.verdict() + self._output_tail(prefix="\nIt printed:\n")
-        reasons = {
-            -signal.SIGKILL: f"it was killed (memory over {self.limits.memory_mb} MB, or killed from outside)",
-            -signal.SIGXCPU: f"it used more than {self.limits.cpu_seconds} s of CPU time",
-            -signal.SIGXFSZ: f"it printed or wrote more than {self.limits.output_mb} MB",
+        reasons = {  # (Windows has only some of these signals)
+            -getattr(signal, "SIGKILL", 9): f"it was killed (memory over {self.limits.memory_mb} MB, or killed from outside)",
+            -getattr(signal, "SIGXCPU", 24): f"it used more than {self.limits.cpu_seconds} s of CPU time",
+            -getattr(signal, "SIGXFSZ", 25): f"it printed or wrote more than {self.limits.output_mb} MB",
             -signal.SIGSEGV: "it crashed (segmentation fault)",
         }
         reason = reasons.get(code, f"it exited with status {code}")
@@ -350,6 +383,58 @@ def _student_frames(trace: str, lines: int = 12) -> str:
 
 class BoxFailure(RuntimeError):
     """The worker's box could not be built: a problem of the grading machine, for the staff."""
+
+
+# ---------------------------------------------------------------------------- pipes without select (portable)
+
+
+class ThreadedReader:
+    """Reads a pipe in a thread of its own, so that a read can wait with a timeout where ``select``
+    cannot wait on pipes. The thread owns the descriptor and closes it at the end of the output."""
+
+    def __init__(self, fd: int):
+        self._chunks: queue.Queue[bytes] = queue.Queue()
+        self._pending = b""
+        self._ended = False
+        threading.Thread(target=self._pump, args=(fd,), daemon=True, name="worker-replies").start()
+
+    def _pump(self, fd: int) -> None:
+        try:
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                self._chunks.put(chunk)
+                if not chunk:
+                    return
+        except OSError:
+            self._chunks.put(b"")
+        finally:
+            os.close(fd)
+
+    def read(self, size: int, timeout: float) -> bytes | None:
+        """At most ``size`` bytes; b"" at the end of the output; None if nothing came within ``timeout``."""
+        if not self._pending and not self._ended:
+            try:
+                self._pending = self._chunks.get(timeout=timeout)
+            except queue.Empty:
+                return None
+            self._ended = not self._pending
+        chunk, self._pending = self._pending[:size], self._pending[size:]
+        return chunk
+
+
+def write_before(fd: int, data: memoryview, deadline: float) -> bool:
+    """Write all of ``data`` from a thread; False if it was not done by ``deadline`` (the reader stopped)."""
+    def write_all():
+        view = data
+        try:
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            pass
+    writer = threading.Thread(target=write_all, daemon=True, name="worker-requests")
+    writer.start()
+    writer.join(max(deadline - time.monotonic(), 0))
+    return not writer.is_alive()
 
 
 # ---------------------------------------------------------------------------- processes and memory

@@ -2,7 +2,9 @@
 
 It is started by ``autograder.sandbox.Worker`` as ``python -I -c <this file's
 source> IMPL_ROOT SUPPORT_ROOT IN_FD OUT_FD``, so it needs no readable copy of the
-grader. ``IMPL_ROOT`` (where ``import hwN`` resolves) and ``SUPPORT_ROOT`` (where
+grader. ``stdio stdio`` in place of the descriptors (the portable worker, e.g. on
+Windows): the protocol runs on standard input and output, and what the code prints
+goes to standard error. ``IMPL_ROOT`` (where ``import hwN`` resolves) and ``SUPPORT_ROOT`` (where
 ``import data`` resolves) head ``sys.path``.
 
 Protocol on the two pipe file descriptors: frames of an 8-byte big-endian
@@ -80,5 +82,18 @@ def serve(impl_root, support_root, in_fd, out_fd):
         send(reply)
 
 
+def standard_streams():
+    """(in, out) descriptors of the protocol on standard input and output; prints then go to stderr."""
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    if sys.platform == "win32":  # binary pipes: no newline translation
+        import msvcrt
+
+        for fd in (0, out_fd):
+            msvcrt.setmode(fd, os.O_BINARY)
+    return 0, out_fd
+
+
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    in_fd, out_fd = standard_streams() if sys.argv[3] == "stdio" else (int(sys.argv[3]), int(sys.argv[4]))
+    serve(sys.argv[1], sys.argv[2], in_fd, out_fd)
