@@ -161,6 +161,7 @@ def load_submitted_checkpoint(impl_root: Path, hw: str, name: str, keys: list[st
     Before loading, its zip members are counted and their unpacked sizes summed, so that a small
     file cannot inflate in this process. Fails the calling test with a message that says what to do
     when the file is missing, is not a checkpoint, is too large, or lacks one of ``keys``."""
+    __tracebackhide__ = True
     path = impl_root / hw / "checkpoints" / name
     assert path.is_file(), f"{hw}/checkpoints/{name} is missing: train it (see the handout) and submit it"
     hint = f"save it with {hw}/main.py"
@@ -185,6 +186,7 @@ def checked_config(config, allowed: dict, name: str) -> dict:
 
     ``allowed`` maps a key to a set of values, or to ``(type, low, high)`` for a bounded number, so
     that no submitted number can size a model beyond what the homework builds."""
+    __tracebackhide__ = True
     assert isinstance(config, dict), f"{name}: its config is not a dict"
     assert set(config) == set(allowed), f"{name}: config keys {sorted(map(str, config))}, expected {sorted(allowed)}"
     for key, rule in allowed.items():
@@ -203,6 +205,7 @@ def received(value, shape: tuple | None = None, dtype: torch.dtype | None = None
              name: str = "the result") -> torch.Tensor:
     """A tensor from the worker, checked before any arithmetic: type, shape, dtype, finite and bounded.
     Returned as float64 for floating types, so that metrics computed from it cannot overflow."""
+    __tracebackhide__ = True
     assert type(value) is torch.Tensor, f"{name}: expected a tensor, got {type(value).__name__}"
     if shape is not None:
         assert tuple(value.shape) == tuple(shape), f"{name}: expected shape {tuple(shape)}, got {tuple(value.shape)}"

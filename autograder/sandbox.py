@@ -244,6 +244,7 @@ class Worker:
 
     def call(self, probe, *args, timeout: float | None = None, **kwargs):
         """Run ``probe(*args, **kwargs)`` in the child and return its (loaded) value."""
+        __tracebackhide__ = True  # pytest shows the test's line and the submission's traceback, not this code
         if self.process is None or self.process.poll() is not None:
             self.close()
             self.start()
@@ -374,10 +375,22 @@ class Worker:
         return prefix + ("..." + text[-chars:] if len(text) > chars else text)
 
 
+# Frames of no interest to a student: the worker's own, and torch's module-call plumbing.
+PLUMBING = ('"<string>"', f"torch{os.sep}nn{os.sep}modules{os.sep}module.py")
+
+
 def _student_frames(trace: str, lines: int = 12) -> str:
-    """The end of a traceback, without the worker's and probe's own frames."""
-    kept = [line for line in trace.splitlines() if not line.startswith("Traceback")]
-    kept = [line for line in kept if '"<string>"' not in line]
+    """The end of a traceback, without the worker's frames and torch's ``Module.__call__`` plumbing."""
+    kept, skipping = [], False
+    for line in trace.splitlines():
+        if line.startswith("Traceback"):
+            continue
+        if line.startswith('  File "'):
+            skipping = any(mark in line for mark in PLUMBING)
+        elif not line.startswith("    "):  # the exception itself
+            skipping = False
+        if not skipping:
+            kept.append(line)
     return "\n".join(kept[-lines:])
 
 
