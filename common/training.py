@@ -11,6 +11,20 @@ import numpy as np
 import torch
 
 
+def add_device_arguments(parser) -> None:
+    """``--device`` and ``--threads``, the same for every training command."""
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for torch (0: torch's default, every core); the handouts' times use 1")
+
+
+def configure_device(args) -> torch.device:
+    """Apply ``--threads`` and return the device that ``--device`` names."""
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    return pick_device(args.device)
+
+
 def pick_device(requested: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU; otherwise the named device."""
     if requested != "auto":

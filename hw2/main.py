@@ -29,7 +29,7 @@ from torch import nn
 from tqdm import trange
 
 from common.evaluation import accuracy, mean_and_interval
-from common.training import CsvLog, pick_device, plot_curves, seed_everything
+from common.training import CsvLog, add_device_arguments, configure_device, plot_curves, seed_everything
 from data.episodes import EpisodeSampler, split_support_query
 from data.omniglot import OmniglotError, load_omniglot
 from data.splits import PROTOCOLS, character_split
@@ -120,7 +120,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="with --test: the step<N>.pt to test (-1: the final checkpoint)")
     parser.add_argument("--num_test_tasks", type=int, default=600)
     parser.add_argument("--random_seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    add_device_arguments(parser)
     parser.add_argument("--name", default=None, help="run name (default: protonet_K1_N5 and so on)")
     parser.add_argument("--runs_dir", type=Path, default=Path("runs/hw2"), help="where logs and plots go")
     parser.add_argument("--checkpoint_dir", type=Path, default=CHECKPOINTS, help="where the final checkpoint goes")
@@ -207,7 +207,7 @@ def train(args: argparse.Namespace, device: torch.device) -> float:
 def main(argv=None) -> float:
     args = parse_args(argv)
     seed_everything(args.random_seed)
-    device = pick_device(args.device)
+    device = configure_device(args)
     return test(args, device) if args.test else train(args, device)
 
 

@@ -36,7 +36,8 @@ import torch
 from torch import nn
 from tqdm import trange
 
-from common.training import CsvLog, pick_device, plot_curves, return_freed_memory, seed_everything
+from common.training import (CsvLog, add_device_arguments, configure_device, plot_curves, return_freed_memory,
+                             seed_everything)
 from data.attributes import NUM_ATTRIBUTES, AmbiguousAttributes
 from data.regression import RegressionTasks
 from hw3.active import active_learning_curve
@@ -155,7 +156,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--test", action="store_true", help="test the saved checkpoint instead of training")
     parser.add_argument("--num_test_tasks", type=int, default=500)
     parser.add_argument("--random_seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    add_device_arguments(parser)
     parser.add_argument("--name", default=None, help="run name (default: <method>_<family>)")
     parser.add_argument("--runs_dir", type=Path, default=Path("runs/hw3"), help="where logs and plots go")
     parser.add_argument("--checkpoint_dir", type=Path, default=CHECKPOINTS, help="where the final checkpoint goes")
@@ -254,7 +255,7 @@ def main(argv=None) -> None:
         return_freed_memory()  # the Bayes-optimal predictor allocates many mid-sized tensors
         test(args)
     else:
-        train(args, pick_device(args.device))
+        train(args, configure_device(args))
 
 
 if __name__ == "__main__":

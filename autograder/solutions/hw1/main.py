@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from tqdm import trange
 
-from common.training import CsvLog, pick_device, plot_curves, seed_everything
+from common.training import CsvLog, add_device_arguments, configure_device, plot_curves, seed_everything
 from data.omniglot import OmniglotError
 from hw1.episodes import DataGenerator
 from hw1.extension import BlackBoxLearner
@@ -67,7 +67,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--eval_freq", type=int, default=250)
     parser.add_argument("--num_test_tasks", type=int, default=2000, help="tasks of the final test")
     parser.add_argument("--random_seed", type=int, default=123)
-    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    add_device_arguments(parser)
     parser.add_argument("--name", default=None, help="run name (default: mann_K1_N2 and so on)")
     parser.add_argument("--runs_dir", type=Path, default=Path("runs/hw1"), help="where logs and plots go")
     parser.add_argument("--checkpoint_dir", type=Path, default=CHECKPOINTS, help="where the checkpoint goes")
@@ -77,7 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> float:
     args = parse_args(argv)
     seed_everything(args.random_seed)
-    device = pick_device(args.device)
+    device = configure_device(args)
     name = args.name or f"{args.model}_K{args.num_shot}_N{args.num_classes}"
     samples = args.num_shot + 1
     train_tasks = DataGenerator(args.num_classes, samples, "train", seed=args.random_seed)
