@@ -594,7 +594,7 @@ class MemoryWatchdog(threading.Thread):
         if self.budget is None or self.exceeded_mb + self.trusted_mb <= self.budget.total_mb:
             return f"its processes used {self.exceeded_mb} MB, over the {self.limit >> 20} MB memory limit"
         return (f"its processes used {self.exceeded_mb} MB; with the {self.trusted_mb} MB that the grader itself "
-                f"needs, that is over the {self.budget.total_mb} MB a whole grading may use (the grading "
+                f"needs, that is over the memory limit of a whole grading, {self.budget.total_mb} MB (the grading "
                 f"machine's memory). Use less memory: smaller batches, no copies of the data set")
 
     def stop(self) -> None:

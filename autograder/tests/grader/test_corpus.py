@@ -127,7 +127,9 @@ SHARED_MAP = """    import mmap
         block[offset] = 1
     return torch.softmax(logits / temperature, dim=-1)
 """
-GRADING_BUDGET_HOG = """    block = torch.ones(600 << 18)  # 600 MB: under the worker's own limit, over what the grader leaves it
+GRADING_BUDGET_HOG = """    import time
+    block = torch.ones(600 << 18)  # 600 MB: under the worker's own limit, over what the grader leaves it
+    time.sleep(1)  # held for longer than the watchdog's poll (a shorter burst is the documented residual risk)
     return torch.softmax(logits / temperature, dim=-1) + 0 * block.sum()
 """
 
@@ -229,7 +231,7 @@ CASES = {
     "fills /dev/shm": Case(with_softmax(SHM_FLOOD), SOFTMAX_ZERO, isolation=True),
     "maps shared memory": Case(with_softmax(SHARED_MAP), SOFTMAX_ZERO, ("memory limit",), isolation=True),
     "holds more than the grading's memory leaves it": Case(with_softmax(GRADING_BUDGET_HOG), SOFTMAX_ZERO,
-                                                           ("a whole grading may use",), isolation=True),
+                                                           ("memory limit of a whole grading",), isolation=True),
     "a checkpoint that inflates": Case(reference(), {**FULL, "2.1": 0.0}, ("unpacks to 1024 MB",),
                                        checkpoint=zip_bomb()),
     "a helper module of its own": Case(

@@ -134,7 +134,7 @@ def test_the_worker_gets_only_what_the_grader_leaves_of_the_grading_budget():
         hog.kill()
         watchdog.stop()
     assert 150 < watchdog.exceeded_mb < 1536 and watchdog.trusted_mb > 0
-    assert "over the" in watchdog.verdict() and "a whole grading may use" in watchdog.verdict()
+    assert "over the" in watchdog.verdict() and "memory limit of a whole grading" in watchdog.verdict()
 
 
 def test_without_a_budget_the_worker_limit_alone_counts():
