@@ -75,6 +75,9 @@ def test_mode_coverage(impl):
     torch.testing.assert_close(got, torch.tensor([2 / 3]), msg="two of the three concepts are covered")
     strict = impl.call(hw3_probes.metric, "mode_coverage", hypotheses, concepts, agreement=0.99)
     torch.testing.assert_close(strict, torch.tensor([1 / 3]), msg="with agreement 0.99 only one concept is covered")
+    for constant in (0.0, 1.0):  # agreement means equal labels: a constant hypothesis agrees with each concept on half
+        got = impl.call(hw3_probes.metric, "mode_coverage", torch.full((1, 1, 20), constant), concepts)
+        torch.testing.assert_close(got, torch.tensor([0.0]), msg=f"a hypothesis that always says {constant:.0f} covers no concept")
 
 
 @weight(2)

@@ -67,13 +67,18 @@ def test_latent_elbo_is_expected_log_likelihood_minus_kl(impl, evaluator):
 @weight(3)
 @number("3.1")
 def test_svgd_direction_attracts_by_the_kernel_and_repels(impl):
-    """svgd_direction: one particle follows its score; two nearby particles with no score move apart;
+    """svgd_direction: one particle follows its score; two nearby particles with no score move apart, as far as the
+    median bandwidth says;
     the repulsive term is the gradient of the kernel; the bandwidth is not differentiated"""
     single = impl.call(hw3_probes.svgd, torch.tensor([[[0.3, -0.2]]]), torch.tensor([[[1.5, 2.0]]]))["value"]
     torch.testing.assert_close(single, torch.tensor([[[1.5, 2.0]]]), msg="with one particle the direction is its score")
     pair = torch.tensor([[[0.0, 0.0], [0.1, 0.0]]])
     apart = impl.call(hw3_probes.svgd, pair, torch.zeros(1, 2, 2))["value"]
     assert apart[0, 0, 0] < 0 < apart[0, 1, 0], f"two particles with zero scores should move apart, got {apart.tolist()}"
+    # Known answer: for two particles at distance d, h = d^2 / log 3 (the median of the two ordered pairs),
+    # so k = 1/3 and each moves away by (1/2) (2/h) d k = log(3) / (3 d), here with d = 0.1 (h far below 1).
+    torch.testing.assert_close(apart, torch.tensor([[[-1.0, 0.0], [1.0, 0.0]]]) * math.log(3) / 0.3, rtol=1e-4, atol=1e-5,
+                               msg="two particles 0.1 apart: the median bandwidth h = d^2 / log 3 gives a push of log(3) / (3 d)")
 
     generator = torch.Generator().manual_seed(31)
     particles, scores = torch.randn(2, 5, 3, generator=generator), torch.randn(2, 5, 3, generator=generator)
