@@ -30,6 +30,9 @@ def test_gaussian_kl_is_zero_at_the_prior_and_matches_the_closed_form(impl):
     """gaussian_kl: 0 for N(0, I), torch.distributions' KL otherwise, summed over the last dimension"""
     zero = impl.call(hw3_probes.distribution, "gaussian_kl", {"mean": torch.zeros(2, 3), "log_variance": torch.zeros(2, 3)})
     torch.testing.assert_close(zero["value"], torch.zeros(2), msg="KL(N(0, I) || N(0, I)) should be 0 for each row")
+    # Any leading dimensions: [2, 3, Z] -> [2, 3]; per dimension (v + m^2 - 1 - log v) / 2 = (1 + 1 - 1) / 2 at m = 1, v = 1.
+    batched = impl.call(hw3_probes.distribution, "gaussian_kl", {"mean": torch.ones(2, 3, 4), "log_variance": torch.zeros(2, 3, 4)})
+    torch.testing.assert_close(batched["value"], torch.full((2, 3), 2.0), msg="[2, 3, 4] inputs: one KL of 4 * 0.5 per pair")
     inputs = {"mean": seeded(4, 3, 6), "log_variance": seeded(5, 3, 6)}
     got = impl.call(hw3_probes.distribution, "gaussian_kl", inputs)
 

@@ -62,6 +62,9 @@ def test_reliability_bins_and_ece(impl):
     four_bins = impl.call(hw3_probes.metric, "reliability", labels, labels, 4)
     torch.testing.assert_close(four_bins["count"], torch.tensor([0.0, 0.0, 0.0, 6.0]),
                                msg="confidence 1 belongs to the last bin, whatever the number of bins")
+    tie = impl.call(hw3_probes.metric, "reliability", torch.tensor([0.5, 0.5]), torch.tensor([1.0, 1.0]), 2)
+    torch.testing.assert_close(tie["accuracy"], torch.tensor([0.0, 1.0]),
+                               msg="probability 0.5 predicts label 1 (>= 0.5): both predictions are right")
 
 
 @weight(1)
