@@ -1,2 +1,3 @@
-"""Loads the kit's pytest plugin: tests probe an implementation in a child process."""
-pytest_plugins = ["autograder.pytest_plugin"]
+"""The kit's pytest plugins: the harness (tests probe an implementation in a child process) and,
+for the course staff and the grader, the reference implementation (``--impl solution``, the evaluator)."""
+pytest_plugins = ["harness.plugin", "autograder.reference"]

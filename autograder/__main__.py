@@ -1,4 +1,4 @@
-"""Staff commands of the kit: release, grade, selftest, coverage, mutate, check-isolation (see docs/staff-guide.md)."""
+"""Staff commands of the kit: release, grade, selftest, reference, coverage, mutate, check-isolation (see docs/staff-guide.md)."""
 import argparse
 import sys
 
@@ -37,6 +37,10 @@ def main(argv=None) -> int:
     coverage.add_argument("--workdir", default="build/coverage", help="where coverage data goes")
     coverage.add_argument("--out", default=None, help="write the report to OUT/coverage.md")
 
+    reference = commands.add_parser("reference", help="run a homework's command on the reference, e.g. hw1.main ARGS")
+    reference.add_argument("module", help="a homework module run as a command: hw1.main, hw1.grid, hw2.main, hw3.main")
+    reference.add_argument("arguments", nargs=argparse.REMAINDER, help="the command's own arguments")
+
     commands.add_parser("check-isolation", help="show which box submitted code would run in here; exit 1 if none holds")
 
     args = parser.parse_args(argv)
@@ -48,6 +52,8 @@ def main(argv=None) -> int:
         from autograder.coverage_report import main as run
     elif args.command == "mutate":
         from autograder.mutation import main as run
+    elif args.command == "reference":
+        from autograder.reference import run_main as run
     elif args.command == "check-isolation":
         from autograder.grading import check_isolation_main as run
     else:

@@ -12,6 +12,7 @@ file, the share of lines and branches run, and every line or branch that was not
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,12 +29,14 @@ def measure(kit: Kit, hw: str, workdir: Path) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob(".coverage*"):
         old.unlink()
-    package = kit.solution_dir(hw)
+    shutil.rmtree(workdir / "impl", ignore_errors=True)
+    impl = kit.assemble_reference(workdir / "impl", [hw])  # the reference, where the worker imports it
+    package = impl / hw
     rcfile = workdir / "coveragerc"
     rcfile.write_text(f"[run]\nbranch = True\nparallel = True\ndata_file = {workdir / '.coverage'}\n"
                       f"source = {package}\n")
     tests = [str(kit.public_tests(hw)), str(kit.hidden_tests(hw))]
-    status = subprocess.call([sys.executable, "-m", "pytest", "--impl", "solution", "--worker-coverage", str(rcfile),
+    status = subprocess.call([sys.executable, "-m", "pytest", "--impl", str(impl), "--worker-coverage", str(rcfile),
                               "-q", "-p", "no:randomly", *tests], cwd=kit.root)
     if not list(workdir.glob(".coverage.*")):
         raise SystemExit("coverage.py recorded nothing in the worker: it needs coverage>=7.10, which starts in "

@@ -25,14 +25,13 @@ import time
 from pathlib import Path
 
 from autograder.isolation import IsolationError, choose_box
-from autograder.kit import Kit
+from autograder.kit import SHARED_PACKAGES, Kit, is_generated
 from autograder.results import failed_results, gradescope_results, summary, validate
-from autograder.sandbox import LEAN_MALLOC, Box, kill_uid, remove_shared_memory_files
+from harness.sandbox import LEAN_MALLOC, Box, kill_uid, remove_shared_memory_files
 
 MAX_CHECKPOINT_MB = 50
 MAX_CODE_KB = 1024      # one submitted .py file
 MAX_HELPERS = 10        # extra modules of the student's own in the homework's package
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # where the autograder and data packages live
 SEED_VARIABLE = "KIT_GRADER_SEED"  # the secret seed reaches pytest in its environment, never on a command line
 
 
@@ -116,7 +115,9 @@ def build_impl_tree(kit: Kit, hw: str, submission: Path, workdir: Path) -> tuple
     devices and hard links are refused with a note, so nothing outside the submission can be taken."""
     impl_root = workdir / "impl"
     package = impl_root / hw
-    shutil.copytree(kit.skeleton_dir(hw), package, ignore=shutil.ignore_patterns("tests", "checkpoints", "runs", "__pycache__"))
+    for relative in kit.package_files(hw):
+        (package / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kit.skeleton_dir(hw) / relative, package / relative)
     notes = []
     entries = walk_submission(submission)
     found = find_package(kit, hw, entries, submission)
@@ -164,15 +165,15 @@ def build_impl_tree(kit: Kit, hw: str, submission: Path, workdir: Path) -> tuple
     return impl_root, notes
 
 
-# The kit's code that homework modules import, which the worker must be able to read.
-SHARED_PACKAGES = ("data", "common")
-
-
-def support_tree(workdir: Path) -> Path:
-    """A readable copy of the shared ``data`` and ``common`` code (no dataset cache), for the worker."""
+def support_tree(kit: Kit, workdir: Path) -> Path:
+    """A readable copy of the shared packages' source (no dataset cache), for the worker."""
     support = workdir / "support"
     for package in SHARED_PACKAGES:
-        shutil.copytree(PACKAGE_ROOT / package, support / package, ignore=shutil.ignore_patterns("cache", "__pycache__", "*.npz"))
+        for path in sorted((kit.root / package).rglob("*")):
+            relative = path.relative_to(kit.root)
+            if path.is_file() and not is_generated(relative):
+                (support / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, support / relative)
     return support
 
 
@@ -180,7 +181,7 @@ def secret_paths(kit: Kit, workdir: Path) -> list[Path]:
     """What the worker must not be able to read: checked from inside its box before grading."""
     from data.omniglot import cache_dir  # noqa: PLC0415  (the grader's own process imports no torch)
 
-    paths = [kit.solutions_root, kit.root / "autograder" / "tests", kit.root / "autograder" / "grading.py",
+    paths = [kit.solutions_root, kit.private_root / "hidden_tests", kit.root / "autograder" / "grading.py",
              cache_dir(), workdir / "private", Path.home() / ".ssh"]
     metadata = kit.root.parent / "submission_metadata.json"  # Gradescope's layout: /autograder/source
     return paths + ([metadata] if metadata.exists() else [])
@@ -210,7 +211,7 @@ def run_tests(kit: Kit, hw: str, impl_root: Path, workdir: Path, seed: int, supp
     command += list(extra_pytest_args)
     log_path = private / "pytest.log"
     env = {**os.environ, **LEAN_MALLOC, SEED_VARIABLE: str(seed),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(kit.root), os.environ.get("PYTHONPATH")]))}
     limit = budget or grading_budget_seconds()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=kit.root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -252,7 +253,7 @@ def grade(kit: Kit, hw: str, submission: Path, seed: int | None = None, budget: 
             workdir = Path(workdir)
             os.chmod(workdir, 0o711)  # the worker may pass through to impl/ and support/, never list
             impl_root, notes = build_impl_tree(kit, hw, submission, workdir)
-            support = support_tree(workdir)
+            support = support_tree(kit, workdir)
             subprocess.run(["chmod", "-R", "a+rX", str(impl_root), str(support)], check=True)
             (workdir / "private").mkdir(mode=0o700)
             if unsafe_no_isolation:
@@ -298,7 +299,7 @@ def check_isolation_main(args, kit: Kit | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="check-isolation-") as workdir:
         workdir = Path(workdir)
         os.chmod(workdir, 0o711)
-        impl_root, support = workdir / "impl", support_tree(workdir)
+        impl_root, support = workdir / "impl", support_tree(kit, workdir)
         impl_root.mkdir()
         subprocess.run(["chmod", "-R", "a+rX", str(impl_root), str(support)], check=True)
         try:
@@ -357,7 +358,7 @@ def selftest_main(args, kit: Kit | None = None) -> int:
     kit = kit or Kit()
     homeworks = [kit.check_homework(hw) for hw in args.homeworks] or kit.homeworks()
     if not homeworks:
-        print("selftest: no homework in autograder/solutions yet; nothing to check")
+        print("selftest: no homework in autograder/private/solutions yet; nothing to check")
         return 0
     problems = [p for hw in homeworks for p in selftest(kit, hw, list(range(args.seeds)))]
     for problem in problems:

@@ -22,7 +22,7 @@ from pathlib import Path
 import json
 import subprocess
 
-from autograder.sandbox import LAUNCHER_FAILED, Box, Limits, launch
+from harness.sandbox import LAUNCHER_FAILED, Box, Limits, launch
 
 INSPECT_SOURCE = (Path(__file__).resolve().parent / "box_probes.py").read_text()
 

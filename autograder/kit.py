@@ -1,22 +1,42 @@
-"""Where things live in the kit: one object that every tool asks for paths.
+"""Where things live in the kit: the one place that knows its layout.
 
-    <root>/autograder/solutions/hwN/   reference package (fenced), the source of truth
-    <root>/autograder/solutions/hwN/checkpoints/  the reference's trained checkpoints
-    <root>/hwN/                        generated skeleton, handout README.md, public tests/
-    <root>/autograder/tests/hwN/       hidden tests (only inside the Gradescope zip)
-    <root>/data/                       shared dataset code, importable by every homework
+    <root>/hwN/                                  what students receive: the handout (README.md), the
+                                                 provided modules, the skeletons of the graded modules
+                                                 (generated), submission.json (generated), public tests/
+    <root>/data/, <root>/common/                 shared code that every homework imports
+    <root>/harness/                              the test harness, which ships to students
+    <root>/autograder/                           the staff's tools (release, grading, selftest, ...)
+    <root>/autograder/private/                   what never ships to students:
+        solutions/hwN/*.py                       the graded modules, fenced: the source of truth
+        solutions/hwN/checkpoints/               the reference's trained checkpoints
+        hidden_tests/hwN/                        the hidden tests (only inside the Gradescope zip)
+
+Each file is held once. A provided module lives in ``hwN/`` only; a graded module's solution lives in
+``private/solutions/hwN/`` only, and its skeleton in ``hwN/`` is generated from it. The complete
+reference package is assembled like a student's: ``hwN/`` with the solutions in place of the
+skeletons (``Kit.assemble_reference``).
 """
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.fences import has_fences
+from harness import KIT_ROOT
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
 HOMEWORK_NAME = re.compile(r"^hw\d+$")
-IGNORED_PARTS = {"__pycache__", ".pytest_cache", "checkpoints", "runs"}
+SHARED_PACKAGES = ("data", "common")      # the kit's code that homework modules import
+STUDENT_PACKAGES = ("harness", *SHARED_PACKAGES)  # ship to students with the homeworks
+# Made by runs, never part of a package's source: caches, trained checkpoints, logs.
+GENERATED_PARTS = {"__pycache__", ".pytest_cache", "checkpoints", "runs", "cache"}
+GENERATED_SUFFIXES = {".pyc", ".pt", ".npz", ".zip", ".part"}
+
+
+def is_generated(relative: Path) -> bool:
+    """True for a path (relative to a package folder or the kit) that a run made rather than a person."""
+    return bool(GENERATED_PARTS.intersection(relative.parts)) or relative.suffix in GENERATED_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -24,14 +44,19 @@ class Kit:
     root: Path = KIT_ROOT
 
     @property
+    def private_root(self) -> Path:
+        return self.root / "autograder" / "private"
+
+    @property
     def solutions_root(self) -> Path:
-        return self.root / "autograder" / "solutions"
+        return self.private_root / "solutions"
 
     def homeworks(self) -> list[str]:
         if not self.solutions_root.is_dir():
             return []
         return sorted(
-            (p.name for p in self.solutions_root.iterdir() if HOMEWORK_NAME.match(p.name) and (p / "__init__.py").is_file()),
+            (p.name for p in self.solutions_root.iterdir()
+             if HOMEWORK_NAME.match(p.name) and (self.skeleton_dir(p.name) / "__init__.py").is_file()),
             key=lambda name: int(name[2:]),
         )
 
@@ -50,20 +75,39 @@ class Kit:
         return self.root / hw / "tests"
 
     def hidden_tests(self, hw: str) -> Path:
-        return self.root / "autograder" / "tests" / hw
+        return self.private_root / "hidden_tests" / hw
 
     def reference_checkpoints(self, hw: str) -> Path:
         return self.solution_dir(hw) / "checkpoints"
 
     def solution_files(self, hw: str) -> list[Path]:
-        """Files of the reference package, relative to it (tests, caches and checkpoints excluded)."""
+        """Source files of the solutions folder, relative to it (checkpoints and caches excluded)."""
         base = self.solution_dir(hw)
-        return sorted(
-            p.relative_to(base) for p in base.rglob("*")
-            if p.is_file() and not IGNORED_PARTS.intersection(p.relative_to(base).parts) and p.suffix != ".pyc"
-        )
+        return sorted(p.relative_to(base) for p in base.rglob("*") if p.is_file() and not is_generated(p.relative_to(base)))
 
     def graded_files(self, hw: str) -> list[Path]:
-        """The files students edit: solution modules that hold at least one fence."""
+        """The modules students edit: solution modules that hold at least one fence."""
         base = self.solution_dir(hw)
         return [p for p in self.solution_files(hw) if p.suffix == ".py" and has_fences((base / p).read_text())]
+
+    def package_files(self, hw: str) -> list[Path]:
+        """Files of the homework's package as students receive it, relative to ``hwN/`` (no tests, no runs' output)."""
+        base = self.skeleton_dir(hw)
+        return sorted(p.relative_to(base) for p in base.rglob("*")
+                      if p.is_file() and p.relative_to(base).parts[0] != "tests" and not is_generated(p.relative_to(base)))
+
+    def assemble_reference(self, into: Path, homeworks: list[str] | None = None) -> Path:
+        """The complete reference packages in ``into/hwN``: the students' package with the solutions of
+        the graded modules, and the reference's checkpoints. Returns ``into``, where ``import hwN`` resolves."""
+        for hw in homeworks or self.homeworks():
+            target = into / hw
+            for relative in self.package_files(hw):
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.skeleton_dir(hw) / relative, target / relative)
+            for relative in self.graded_files(hw):
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.solution_dir(hw) / relative, target / relative)
+            if self.reference_checkpoints(hw).is_dir():
+                shutil.copytree(self.reference_checkpoints(hw), target / "checkpoints",
+                                ignore=shutil.ignore_patterns(".gitignore"), dirs_exist_ok=True)
+        return into

@@ -144,7 +144,7 @@ def mutate(kit: Kit, hw: str, workdir: Path, sample: int | None, seed: int) -> d
     """Both phases on the homework's fenced mutants; returns the counts and the survivors."""
     shutil.rmtree(workdir, ignore_errors=True)
     impl = workdir / "impl"
-    shutil.copytree(kit.solution_dir(hw), impl / hw, ignore=shutil.ignore_patterns("__pycache__"))
+    kit.assemble_reference(impl, [hw])  # the reference as a student's tree holds it, with its checkpoints
     modules = [impl / hw / path for path in kit.graded_files(hw)]
     fenced = {str(path.relative_to(impl / hw)): fenced_lines(path.read_text()) for path in modules}
 

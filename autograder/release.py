@@ -13,18 +13,15 @@ import stat
 import zipfile
 from pathlib import Path
 
-from autograder.fences import BEGIN, END, find_fences, has_fences, make_skeleton
-from autograder.kit import IGNORED_PARTS, Kit
-from autograder.submit import MANIFEST
+from autograder.fences import BEGIN, END, find_fences, make_skeleton
+from autograder.kit import STUDENT_PACKAGES, Kit, is_generated
+from harness.submit import MANIFEST
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the autograder and data packages themselves
-# What students get besides data/ and the homeworks: the test harness, nothing of the grader.
-# The release's own top files (its README for students, a .gitignore) are the files of release/student/.
-STUDENT_TOP_FILES = ["LICENSE", "requirements.txt", "pytest.ini", "conftest.py"]
+# The student release: the top files of release/student/ (README, pytest configuration, ...), the
+# licence and requirements, and whole folders: the harness, the shared packages and the homeworks.
+# Nothing under autograder/ ships; the leak check below proves that no private content came along.
+STUDENT_TOP_FILES = ["LICENSE", "requirements.txt"]
 STUDENT_TOP_FOLDER = "release/student"
-STUDENT_HARNESS = ["autograder/__init__.py", "autograder/pytest_plugin.py", "autograder/sandbox.py", "autograder/worker.py",
-                   "autograder/submit.py",
-                   "autograder/launcher.py"]
 TEMPLATES = Path(__file__).resolve().parent / "gradescope"
 # A fenced block shorter than this (normalized) is too generic to be searched for as a leak.
 MIN_LEAK_FINGERPRINT = 30
@@ -38,28 +35,24 @@ class ReleaseError(RuntimeError):
 
 
 def expected_skeleton(kit: Kit, hw: str) -> dict[Path, bytes]:
-    """What ``hwN/`` must hold, generated from the solutions: relative path -> content."""
-    base = kit.solution_dir(hw)
-    files = {}
-    for relative in kit.solution_files(hw):
-        raw = (base / relative).read_bytes()
-        if relative.suffix == ".py" and has_fences(raw.decode()):
-            raw = make_skeleton(raw.decode(), f"{base.name}/{relative}").encode()
-        files[relative] = raw
+    """The generated files of ``hwN/``: the skeleton of each graded module, and submission.json."""
+    files = {relative: make_skeleton((kit.solution_dir(hw) / relative).read_text(), f"{hw}/{relative}").encode()
+             for relative in kit.graded_files(hw)}
     files[Path(MANIFEST)] = submission_manifest(kit, hw).encode()
     return files
 
 
 def submission_manifest(kit: Kit, hw: str) -> str:
-    """``hwN/submission.json``: what ``python -m autograder.submit`` packs, and the grader's limits on it."""
+    """``hwN/submission.json``: what ``python -m harness submit`` packs, and the grader's limits on it."""
     from autograder.grading import MAX_CHECKPOINT_MB, MAX_CODE_KB, MAX_HELPERS
 
     checkpoints = kit.reference_checkpoints(hw)
+    package = {p.parts[0] for p in kit.package_files(hw) if p.name != MANIFEST}
     spec = {
         "homework": hw,
         "files": [p.as_posix() for p in kit.graded_files(hw)],
         "checkpoints": sorted(p.name for p in checkpoints.glob("*.pt")) if checkpoints.is_dir() else [],
-        "official": sorted({p.parts[0] for p in kit.solution_files(hw)} | {"__init__.py", MANIFEST}),
+        "official": sorted(package | {p.parts[0] for p in kit.graded_files(hw)} | {"__init__.py", MANIFEST}),
         "max_file_kb": MAX_CODE_KB,
         "max_checkpoint_mb": MAX_CHECKPOINT_MB,
         "max_helpers": MAX_HELPERS,
@@ -68,29 +61,29 @@ def submission_manifest(kit: Kit, hw: str) -> str:
 
 
 def skeleton_drift(kit: Kit, hw: str) -> list[str]:
-    """Every way the committed ``hwN/`` differs from what the solutions generate."""
+    """Every way the committed ``hwN/`` differs from what the solutions generate, and every file held twice."""
     problems = []
     target = kit.skeleton_dir(hw)
-    expected = expected_skeleton(kit, hw)
-    for relative, content in expected.items():
+    for relative, content in expected_skeleton(kit, hw).items():
         path = target / relative
         if not path.is_file():
             problems.append(f"{hw}/{relative} is missing")
         elif path.read_bytes() != content:
-            problems.append(f"{hw}/{relative} differs from what autograder/solutions/{hw}/{relative} generates")
-    for path in sorted(target.rglob("*.py")):
-        relative = path.relative_to(target)
-        if relative.parts[0] == "tests" or IGNORED_PARTS.intersection(relative.parts):
-            continue
-        if relative not in expected:
-            problems.append(f"{hw}/{relative} has no solution file: add autograder/solutions/{hw}/{relative} or delete it")
-        elif BEGIN in path.read_text() or END in path.read_text():
-            problems.append(f"{hw}/{relative} contains a solution fence")
+            problems.append(f"{hw}/{relative} differs from what autograder/private/solutions/{hw}/{relative} generates")
+    graded = set(kit.graded_files(hw))
+    for relative in kit.solution_files(hw):
+        if relative not in graded:
+            problems.append(f"autograder/private/solutions/{hw}/{relative} has no fence: a provided file lives in "
+                            f"{hw}/ only (move it there)")
+    for relative in kit.package_files(hw):
+        text = (target / relative).read_text(errors="replace") if relative.suffix == ".py" else ""
+        if relative not in graded and (BEGIN in text or END in text):
+            problems.append(f"{hw}/{relative} contains a solution fence: solutions live in autograder/private/solutions/{hw}/")
     return problems
 
 
 def write_skeletons(kit: Kit, hw: str) -> list[Path]:
-    """Regenerate ``hwN/`` from the solutions; return the files that changed."""
+    """Regenerate the generated files of ``hwN/`` from the solutions; return the files that changed."""
     changed = []
     for relative, content in expected_skeleton(kit, hw).items():
         path = kit.skeleton_dir(hw) / relative
@@ -109,21 +102,15 @@ def student_files(kit: Kit) -> list[tuple[Path, Path]]:
     files = [(kit.root / name, Path(name)) for name in STUDENT_TOP_FILES if (kit.root / name).is_file()]
     top = kit.root / STUDENT_TOP_FOLDER
     files += [(path, path.relative_to(top)) for path in sorted(top.rglob("*")) if path.is_file()] if top.is_dir() else []
-    files += [(PACKAGE_ROOT / name, Path(name)) for name in STUDENT_HARNESS]
-    files += _tree(PACKAGE_ROOT, "data") + _tree(PACKAGE_ROOT, "common")
-    files += [f for hw in kit.homeworks() for f in _tree(kit.root, hw)]
+    for folder in [*STUDENT_PACKAGES, *kit.homeworks()]:
+        files += _tree(kit.root, folder)
     return files
 
 
 def _tree(root: Path, folder: str) -> list[tuple[Path, Path]]:
-    """Source files under ``root/folder`` (no caches, checkpoints or prepared data)."""
+    """Source files under ``root/folder`` (no caches, checkpoints, logs or prepared data)."""
     return [(path, path.relative_to(root)) for path in sorted((root / folder).rglob("*"))
-            if path.is_file() and not _is_generated(path.relative_to(root))]
-
-
-def _is_generated(relative: Path) -> bool:
-    return (bool(IGNORED_PARTS.intersection(relative.parts)) or relative.parts[:2] == ("data", "cache")
-            or relative.suffix in {".pyc", ".pt", ".npz", ".zip", ".part"})
+            if path.is_file() and not is_generated(path.relative_to(root))]
 
 
 def build_student_release(kit: Kit, out: Path) -> Path:
@@ -170,7 +157,7 @@ def find_leaks(kit: Kit, release: Path) -> list[str]:
     for hw in kit.homeworks():
         for relative in kit.graded_files(hw):
             path = kit.solution_dir(hw) / relative
-            private_hashes[_sha256(path)] = f"autograder/solutions/{hw}/{relative}"
+            private_hashes[_sha256(path)] = f"autograder/private/solutions/{hw}/{relative}"
             for fence in find_fences(path.read_text(), str(path)):
                 block = _normalized("\n".join(fence.code))
                 if len(block) >= MIN_LEAK_FINGERPRINT:
@@ -186,8 +173,8 @@ def find_leaks(kit: Kit, release: Path) -> list[str]:
     problems = []
     for path in sorted(p for p in release.rglob("*") if p.is_file()):
         relative = path.relative_to(release)
-        if relative.parts[:2] in {("autograder", "solutions"), ("autograder", "tests")}:
-            problems.append(f"{relative}: private folder")
+        if relative.parts[0] == "autograder":
+            problems.append(f"{relative}: the staff's folder")
         digest = _sha256(path)
         if digest in private_hashes:
             problems.append(f"{relative}: a copy of {private_hashes[digest]}")
@@ -212,10 +199,12 @@ def gradescope_files(kit: Kit, hw: str) -> list[tuple[Path, Path]]:
     """What the autograder of one homework needs: (source, path in the zip)."""
     files = [(kit.root / name, Path(name)) for name in ["requirements.txt", "pytest.ini", "conftest.py", "LICENSE"]
              if (kit.root / name).is_file()]
-    files += _tree(PACKAGE_ROOT, "data") + _tree(PACKAGE_ROOT, "common")
-    files += [(path, relative) for path, relative in _tree(PACKAGE_ROOT, "autograder")
-              if relative.parts[1] not in {"solutions", "tests"}]  # the grader's code
-    files += _tree(kit.root, f"autograder/solutions/{hw}") + _tree(kit.root, f"autograder/tests/{hw}")
+    for folder in STUDENT_PACKAGES:
+        files += _tree(kit.root, folder)
+    files += [(path, relative) for path, relative in _tree(kit.root, "autograder")
+              if relative.parts[1] not in {"private", "tests"}]  # the grader's code
+    private = kit.private_root.relative_to(kit.root)
+    files += _tree(kit.root, (private / "solutions" / hw).as_posix()) + _tree(kit.root, (private / "hidden_tests" / hw).as_posix())
     files += _tree(kit.root, hw)
     return files
 

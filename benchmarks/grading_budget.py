@@ -1,6 +1,6 @@
 """Time and memory of grading one homework, against Gradescope's defaults (10 min, 768 MB, no GPU).
 
-    python benchmarks/grading_budget.py hw1 [--repeats 10] [--core 0]
+    python -m benchmarks.grading_budget hw1 [--repeats 10] [--core 0]
 
 Grades the reference submission with the grader's command, pinned to one core
 (``taskset -c CORE``), while a poller sums the resident memory of the whole process
@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from autograder.kit import Kit
+from harness import KIT_ROOT as ROOT
 
 
 def tree_memory_mb(pid: int) -> tuple[float, float]:
@@ -50,7 +51,7 @@ def grade_once(hw: str, core: int) -> tuple[float, float, float, tuple, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
         command = ["taskset", "-c", str(core), sys.executable, "-m", "autograder", "grade", hw,
-                   "--submission", str(ROOT / "autograder" / "solutions" / hw), "--out", str(out)]
+                   "--submission", str(Kit().solution_dir(hw)), "--out", str(out)]
         start = time.monotonic()
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         peak = peak_pss = 0.0
@@ -81,7 +82,7 @@ def main() -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     report = f"""# Grading {args.homework}: time and memory
 
-Command: `python benchmarks/grading_budget.py {args.homework} --repeats {args.repeats} --core {args.core}`
+Command: `python -m benchmarks.grading_budget {args.homework} --repeats {args.repeats} --core {args.core}`
 
 Machine: {cpu}, pinned to one core (`taskset -c {args.core}`), Python {platform.python_version()}. The reference
 submission is graded with all public and hidden tests, checkpoint evaluation included; memory is summed

@@ -1,8 +1,8 @@
 """hw1 reference: test accuracy and training time on the (K, N) grid, next to the published figures.
 
-    python benchmarks/hw1_accuracy.py [--meta_train_steps 10000]
+    python -m benchmarks.hw1_accuracy [--meta_train_steps 10000]
 
-Trains the reference MANN (autograder/solutions/hw1) on every setting of the
+Trains the reference MANN (autograder/private/solutions/hw1) on every setting of the
 handout's grid with the default flags of hw1/main.py (meta-batch 128, hidden 128,
 Adam 1e-3), reads the extension's run if there is one, and writes
 docs/benchmarks/hw1.md and docs/benchmarks/hw1_grid.png.
@@ -11,8 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "autograder" / "solutions"), str(ROOT)]  # the reference's hw1 first
+from autograder.reference import use_reference
+from harness import KIT_ROOT as ROOT
+
+use_reference()  # `import hwN` gives the reference
 
 import torch  # noqa: E402
 
@@ -32,7 +34,7 @@ def main() -> None:
     lines = [
         "# hw1: reference accuracy on Omniglot",
         "",
-        f"Command: `python benchmarks/hw1_accuracy.py {' '.join(sys.argv[1:])}`".rstrip(),
+        f"Command: `python -m benchmarks.hw1_accuracy {' '.join(sys.argv[1:])}`".rstrip(),
         "",
         f"Machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, one thread per run "
         f"(`OMP_NUM_THREADS=1`, another job on the other core). Test accuracy on 2000 tasks of the 423 test "

@@ -1,10 +1,10 @@
 """hw1 going further: the reference black-box learner on 5-way 1-shot, accuracy against training time.
 
-    python benchmarks/hw1_extension.py            # trains (about 30 min on 2 CPU cores), then reports
-    python benchmarks/hw1_extension.py --reuse    # reports on the run already in runs/ and the checkpoint
+    python -m benchmarks.hw1_extension            # trains (about 30 min on 2 CPU cores), then reports
+    python -m benchmarks.hw1_extension --reuse    # reports on the run already in runs/ and the checkpoint
 
 Training command (what the benchmark runs):
-    python hw1/main.py --model extension --num_classes 5 --num_shot 1 --meta_batch_size 32 \\
+    python -m hw1.main --model extension --num_classes 5 --num_shot 1 --meta_batch_size 32 \\
         --meta_train_steps 1500 --eval_freq 100
 Writes docs/benchmarks/hw1_extension.md and docs/benchmarks/hw1_extension.png.
 """
@@ -12,11 +12,12 @@ import argparse
 import csv
 import os
 import shutil
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "autograder" / "solutions"), str(ROOT)]  # the reference's hw1 first
+from autograder.reference import use_reference
+from harness import KIT_ROOT as ROOT
+
+use_reference()  # `import hwN` gives the reference
 
 import torch  # noqa: E402
 
@@ -44,7 +45,7 @@ def main() -> None:
                      for row in log if int(row["step"]) % 300 == 0)
     report = f"""# hw1 going further: reference black-box learner, 5-way 1-shot
 
-Command: `python benchmarks/hw1_extension.py` (it runs `python hw1/main.py {' '.join(ARGS)}` with the reference).
+Command: `python -m benchmarks.hw1_extension` (it runs `python -m hw1.main {' '.join(ARGS)}` with the reference).
 
 Machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}; the run used one thread
 (`OMP_NUM_THREADS=1`) while other jobs used the other core.

@@ -2,11 +2,11 @@
 
     # train one learner on the published protocol (rotations as classes), then test it on
     # 600 tasks of every (way, shot) setting it can serve
-    taskset -c 0 python benchmarks/hw2_published.py run protonet_1shot --threads 1 --settings 5x1 20x1 -- \\
+    taskset -c 0 python -m benchmarks.hw2_published run protonet_1shot --threads 1 --settings 5x1 20x1 -- \\
         --method protonet --num_support 1 --train_way 20 --num_query 5 --batch_size 1 \\
         --lr_schedule cosine --num_train_iterations 9000
 
-    python benchmarks/hw2_published.py report      # docs/benchmarks/hw2_published.md
+    python -m benchmarks.hw2_published report      # docs/benchmarks/hw2_published.md
 
 A ProtoNet serves any number of ways; MAML's output layer fixes it, so a MAML
 run tests only its own way. Test tasks have 15 queries per class at 5-way and 5
@@ -22,8 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "autograder" / "solutions"), str(ROOT)]
+from autograder.reference import use_reference
+from harness import KIT_ROOT as ROOT
+
+use_reference()  # `import hwN` gives the reference
 
 import torch
 
@@ -53,7 +55,7 @@ def run(name: str, threads: int, settings: list[tuple[int, int]], main_flags: li
         results.append({"way": way, "shot": shot, "test_accuracy": round(mean, 4), "interval": round(interval, 4)})
         print(results[-1], flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    record = {"name": name, "method": args.method, "command": "python benchmarks/hw2_published.py " + shlex.join(sys.argv[1:]),
+    record = {"name": name, "method": args.method, "command": "python -m benchmarks.hw2_published " + shlex.join(sys.argv[1:]),
               "minutes": round(checkpoint["train_seconds"] / 60, 1), "threads": threads,
               "cpus_allowed": sorted(os.sched_getaffinity(0)), "cpu": cpu_name(), "torch": torch.__version__,
               "results": results}
@@ -66,7 +68,7 @@ def report() -> None:
              "Test accuracy on 600 tasks with a 95% interval, on the protocol of the published tables",
              "(rotations by 90 degrees as new classes; see docs/data.md for how our split relates to",
              "Vinyals et al.'s), next to the papers: Finn et al. 2017 for MAML, Snell et al. 2017 for ProtoNet.",
-             "Written by `python benchmarks/hw2_published.py report`. A run tests its one model at every setting",
+             "Written by `python -m benchmarks.hw2_published report`. A run tests its one model at every setting",
              "listed; the papers trained one model per shot (and ProtoNet on 60-way tasks), so our 5-shot",
              "rows come from a model that never saw a 5-shot task.", "",
              "| run | setting | ours | paper | minutes of training (threads) |", "| --- | --- | ---: | ---: | ---: |"]

@@ -1,6 +1,6 @@
 """Speed of one meta-training step of hw2's learners, implementation choices side by side.
 
-    taskset -c 0 python benchmarks/hw2_speed.py --threads 1 --rounds 7
+    taskset -c 0 python -m benchmarks.hw2_speed --threads 1 --rounds 7
 
 MAML (CS330's defaults: 5-way 1-shot, 15 queries per class, 16 tasks, one inner
 step, second order) is timed as
@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "autograder" / "solutions"), str(ROOT)]
+from autograder.reference import use_reference
+from harness import KIT_ROOT as ROOT
+
+use_reference()  # `import hwN` gives the reference
 
 import torch
 import torch.nn.functional as F
@@ -152,7 +152,7 @@ def main() -> None:
             seconds[name].append(time.perf_counter() - start)
 
     lines = ["# hw2: speed of one meta-training step", "",
-             f"`taskset -c 0 python benchmarks/hw2_speed.py --threads {args.threads} --rounds {args.rounds}` on "
+             f"`taskset -c 0 python -m benchmarks.hw2_speed --threads {args.threads} --rounds {args.rounds}` on "
              f"{cpu_name()} (CPUs {sorted(os.sched_getaffinity(0))}), torch {torch.__version__}. Medians of "
              f"{args.rounds} interleaved rounds; the gradient error is the largest difference from the reference's "
              "meta-gradient, relative to its largest entry.", "",

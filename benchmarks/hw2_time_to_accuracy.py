@@ -2,12 +2,12 @@
 
     # one run: train with hw2/main.py's flags, keeping a checkpoint every --save_interval steps,
     # then test every kept checkpoint on 600 test tasks
-    taskset -c 1 python benchmarks/hw2_time_to_accuracy.py run protonet_fast --threads 1 --keep DIR -- \\
+    taskset -c 1 python -m benchmarks.hw2_time_to_accuracy run protonet_fast --threads 1 --keep DIR -- \\
         --method protonet --train_way 20 --num_query 5 --batch_size 1 --lr_schedule cosine \\
         --num_train_iterations 3000 --save_interval 250
 
     # the table and plot of every run so far
-    python benchmarks/hw2_time_to_accuracy.py report
+    python -m benchmarks.hw2_time_to_accuracy report
 
 Each run writes docs/benchmarks/hw2/<name>.json (the command, the machine, the
 curve); ``report`` turns them into docs/benchmarks/hw2_time_to_accuracy.md and
@@ -25,8 +25,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "autograder" / "solutions"), str(ROOT)]
+from autograder.reference import use_reference
+from harness import KIT_ROOT as ROOT
+
+use_reference()  # `import hwN` gives the reference
 
 import torch  # noqa: E402
 
@@ -68,7 +70,7 @@ def run(name: str, threads: int, main_flags: list[str], num_test_tasks: int, kee
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(Path(scratch, f"{name}.pt"), keep / f"{args.method}_K{args.num_support}_N{args.num_way}.pt")
     OUT.mkdir(parents=True, exist_ok=True)
-    record = {"name": name, "command": "python benchmarks/hw2_time_to_accuracy.py " + shlex.join(sys.argv[1:]),
+    record = {"name": name, "command": "python -m benchmarks.hw2_time_to_accuracy " + shlex.join(sys.argv[1:]),
               "threads": threads, "cpus_allowed": sorted(os.sched_getaffinity(0)), "cpu": cpu_name(),
               "torch": torch.__version__, "num_test_tasks": num_test_tasks, "note": note, "curve": curve}
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -97,7 +99,7 @@ def report() -> None:
     lines = ["# hw2: time to accuracy of the reference", "",
              "Test accuracy on 600 tasks of the test characters (5-way unless the run says otherwise) against",
              "minutes of training on this machine's CPU; validation and testing are not counted.",
-             "Written by `python benchmarks/hw2_time_to_accuracy.py report` from the runs below.", "",
+             "Written by `python -m benchmarks.hw2_time_to_accuracy report` from the runs below.", "",
              "| run | threads | " + " | ".join(f"first at {t:.1%}" for t in TARGETS) + " | best (95% interval) | at minute |",
              "| --- | ---: | " + " | ".join("---:" for _ in TARGETS) + " | ---: | ---: |"]
     figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)

@@ -1,10 +1,10 @@
 """hw3's reference methods against the Bayes-optimal predictor: NLL, MSE, coverage, calibration, training time.
 
     # one run: train with hw3/main.py's flags (its --test runs at the end: K = 1, 2, 5, 10 on 500 tasks)
-    taskset -c 1 python benchmarks/hw3_bayesian.py run cnp --threads 1 --keep DIR -- --method cnp --time_limit 6
+    taskset -c 1 python -m benchmarks.hw3_bayesian run cnp --threads 1 --keep DIR -- --method cnp --time_limit 6
 
     # the tables and plots of every run so far
-    python benchmarks/hw3_bayesian.py report
+    python -m benchmarks.hw3_bayesian report
 
 Each run writes docs/benchmarks/hw3/<name>.json (the command, the machine, the
 figures) and copies its plots next to it; ``report`` writes docs/benchmarks/hw3.md.
@@ -20,12 +20,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "autograder" / "solutions"), str(ROOT), str(ROOT / "benchmarks")]
+from autograder.reference import use_reference
+from harness import KIT_ROOT as ROOT
+
+use_reference()  # `import hwN` gives the reference
 
 import torch  # noqa: E402
 
-from hw2_time_to_accuracy import cpu_name, run_description, split_main_flags  # noqa: E402
+from benchmarks.hw2_time_to_accuracy import cpu_name, run_description, split_main_flags  # noqa: E402
 from hw3 import main as hw3_main  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks" / "hw3"
@@ -48,7 +50,7 @@ def run(name: str, threads: int, main_flags: list[str], keep: Path | None, note:
         if keep is not None:  # the checkpoint under the name that the grader expects
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(Path(scratch, f"{name}.pt"), keep / f"{args.method}_{args.family}.pt")
-    record = {"name": name, "command": "python benchmarks/hw3_bayesian.py " + shlex.join(sys.argv[1:]),
+    record = {"name": name, "command": "python -m benchmarks.hw3_bayesian " + shlex.join(sys.argv[1:]),
               "method": args.method, "family": args.family, "threads": threads,
               "cpus_allowed": sorted(os.sched_getaffinity(0)), "cpu": cpu_name(), "torch": torch.__version__,
               "note": note, "steps": checkpoint["step"], "minutes": round(checkpoint["train_seconds"] / 60, 2),

@@ -1,6 +1,6 @@
 """Episodes per second: our in-memory sampler against reading PNG files per episode.
 
-    python benchmarks/sampler_speed.py [--repeats 5] [--out docs/benchmarks/sampler.md]
+    python -m benchmarks.sampler_speed [--repeats 5] [--out docs/benchmarks/sampler.md]
 
 The PNG loader works as CS330's homework loader does: the 28x28 drawings lie
 as PNG files, one folder per character, and every episode picks characters
@@ -16,7 +16,6 @@ import os
 import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +24,6 @@ import imageio.v2 as imageio
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from data.episodes import EpisodeSampler  # noqa: E402
 from data.omniglot import load_omniglot  # noqa: E402
 from data.splits import character_split  # noqa: E402
@@ -87,7 +85,7 @@ def main() -> None:
                platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
     report = f"""# Episode sampling speed
 
-Command: `python benchmarks/sampler_speed.py --repeats {args.repeats} --seconds {args.seconds}`
+Command: `python -m benchmarks.sampler_speed --repeats {args.repeats} --seconds {args.seconds}`
 
 Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, one thread.
 

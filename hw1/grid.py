@@ -1,7 +1,7 @@
 """Train the MANN on the handout's grid of (K, N) and tabulate test accuracy and training time.
 
-    python hw1/grid.py                          # K, N in (1, 2), (2, 2), (1, 3), (1, 4), (1, 5)
-    python hw1/grid.py --meta_train_steps 5000  # any flag of hw1/main.py is passed on
+    python -m hw1.grid                          # K, N in (1, 2), (2, 2), (1, 3), (1, 4), (1, 5)
+    python -m hw1.grid --meta_train_steps 5000  # any flag of hw1/main.py is passed on
 
 Writes ``runs/hw1/grid.md`` (a Markdown table) and ``runs/hw1/grid.png``
 (test accuracy against training steps, one curve per setting). The grid's checkpoints go to
@@ -15,7 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # so that `python hw1/grid.py` finds the kit
 
 import torch
 

@@ -1,7 +1,7 @@
 """Meta-train and evaluate hw1's black-box learners on Omniglot.
 
-    python hw1/main.py --num_classes 2 --num_shot 1                      # MANN, 2-way 1-shot
-    python hw1/main.py --model extension --num_classes 5 --num_shot 1    # your stronger learner
+    python -m hw1.main --num_classes 2 --num_shot 1                      # MANN, 2-way 1-shot
+    python -m hw1.main --model extension --num_classes 5 --num_shot 1    # your stronger learner
 
 Every ``--eval_freq`` steps it measures the query accuracy on a batch of
 training tasks and of test tasks (characters never seen in training), writes
@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # so that `python hw1/main.py` finds the kit
 
 import torch
 from torch import nn
@@ -28,7 +27,7 @@ from hw1.episodes import DataGenerator
 from hw1.extension import BlackBoxLearner
 from hw1.mann import MANN, query_loss
 
-CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+CHECKPOINTS = Path("hw1/checkpoints")  # relative to the kit's folder, where the commands run
 
 
 def build_model(kind: str, config: dict) -> nn.Module:

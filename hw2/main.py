@@ -1,9 +1,9 @@
 """Meta-train and test MAML or prototypical networks on Omniglot.
 
-    python hw2/main.py --method protonet                                   # 5-way 1-shot
-    python hw2/main.py --method maml --num_inner_steps 1 --inner_lr 0.4
-    python hw2/main.py --method maml --learn_inner_lrs                     # meta-learn the inner rates too
-    python hw2/main.py --method protonet --test                            # 600 test tasks, 95% interval
+    python -m hw2.main --method protonet                                   # 5-way 1-shot
+    python -m hw2.main --method maml --num_inner_steps 1 --inner_lr 0.4
+    python -m hw2.main --method maml --learn_inner_lrs                     # meta-learn the inner rates too
+    python -m hw2.main --method protonet --test                            # 600 test tasks, 95% interval
 
 Every ``--log_interval`` steps it appends the training loss and accuracies to
 ``runs/hw2/<name>/log.csv``; every ``--val_interval`` steps it measures the
@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # so that `python hw2/main.py` finds the kit
 
 import torch
 from torch import nn
@@ -36,7 +35,7 @@ from data.splits import PROTOCOLS, character_split
 from hw2.maml import MAML
 from hw2.protonet import ProtoNet
 
-CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+CHECKPOINTS = Path("hw2/checkpoints")  # relative to the kit's folder, where the commands run
 
 
 def build_learner(method: str, config: dict) -> nn.Module:

@@ -1,10 +1,10 @@
 """Meta-train and test the Bayesian meta-learners of hw3 on tasks with known priors.
 
-    python hw3/main.py --method cnp                                   # Version 0, sinusoids, K in 1..10
-    python hw3/main.py --method latent                                # amortized VI
-    python hw3/main.py --method svgd --num_particles 10              # Bayesian MAML; --method ensemble: MAMLs
-    python hw3/main.py --method svgd --family attributes --num_support 1 --min_support 1
-    python hw3/main.py --method cnp --test                            # the full evaluation and its plots
+    python -m hw3.main --method cnp                                   # Version 0, sinusoids, K in 1..10
+    python -m hw3.main --method latent                                # amortized VI
+    python -m hw3.main --method svgd --num_particles 10              # Bayesian MAML; --method ensemble: MAMLs
+    python -m hw3.main --method svgd --family attributes --num_support 1 --min_support 1
+    python -m hw3.main --method cnp --test                            # the full evaluation and its plots
 
 Regression tasks come from ``data.regression`` (``--family sinusoid`` or
 ``sinusoid_or_line``), classification tasks from ``data.attributes``
@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # so that `python hw3/main.py` finds the kit
 
 import torch
 from torch import nn
@@ -47,7 +45,7 @@ from hw3.latent import LatentVariableModel
 from hw3.particles import ParticleMAML
 from hw3.plots import plot_active_learning, plot_predictive_bands, plot_reliability
 
-CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+CHECKPOINTS = Path("hw3/checkpoints")  # relative to the kit's folder, where the commands run
 METHODS = ("cnp", "latent", "ensemble", "svgd")
 TEST_SUPPORT_SIZES = (1, 2, 5, 10)
 

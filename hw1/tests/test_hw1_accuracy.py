@@ -1,6 +1,6 @@
 """Accuracy of your trained checkpoints, measured on test tasks that the tests sample themselves.
 
-Train with ``python hw1/main.py`` (see the handout); it writes the checkpoints
+Train with ``python -m hw1.main`` (see the handout); it writes the checkpoints
 to ``hw1/checkpoints/``. The model sees the test tasks with the query labels
 replaced by zeros; the labels stay on this side. The tasks come from the grading's secret
 seed. A MANN checkpoint is run with the reference's code on the grader (a checkpoint is
@@ -13,7 +13,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw1_probes
-from autograder.pytest_plugin import checked_config, load_submitted_checkpoint, received
+from harness.plugin import checked_config, load_submitted_checkpoint, received
 from data.episodes import EpisodeSampler
 from data.omniglot import load_omniglot
 from data.splits import character_split

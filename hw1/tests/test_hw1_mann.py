@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw1_probes
-from autograder.pytest_plugin import received
+from harness.plugin import received
 from data.episodes import EpisodeSampler
 from data.omniglot import load_omniglot
 from data.splits import character_split

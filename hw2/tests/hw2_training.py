@@ -2,7 +2,7 @@
 import torch
 
 import hw2_probes
-from autograder.pytest_plugin import received
+from harness.plugin import received
 from data.episodes import EpisodeSampler, split_support_query
 from data.omniglot import load_omniglot
 from data.splits import character_split

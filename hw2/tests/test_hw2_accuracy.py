@@ -1,6 +1,6 @@
 """Accuracy of your trained checkpoints, measured on test tasks that the tests sample themselves.
 
-Train with ``python hw2/main.py`` (see the handout); it writes the checkpoints
+Train with ``python -m hw2.main`` (see the handout); it writes the checkpoints
 to ``hw2/checkpoints/``. The learner sees the support images with their labels
 and the query images without theirs; the query labels stay on this side. The tasks come from
 the grading's secret seed, and on the grader the learner is the reference's code with your weights.
@@ -11,7 +11,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw2_probes
-from autograder.pytest_plugin import checked_config, load_submitted_checkpoint, received
+from harness.plugin import checked_config, load_submitted_checkpoint, received
 from data.episodes import EpisodeSampler, split_support_query
 from data.omniglot import load_omniglot
 from data.splits import character_split

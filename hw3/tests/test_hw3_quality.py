@@ -1,6 +1,6 @@
 """Quality of your trained checkpoints, measured on tasks that the tests sample themselves.
 
-Train with ``python hw3/main.py`` (see the handout); it writes the checkpoints
+Train with ``python -m hw3.main`` (see the handout); it writes the checkpoints
 to ``hw3/checkpoints/``. Your model sees the support sets and the query inputs;
 the query targets stay on this side, where the NLL, coverage, calibration and
 accuracy are computed (in float64, from checked numbers). The tasks come from the grading's
@@ -13,7 +13,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw3_probes
-from autograder.pytest_plugin import checked_config, load_submitted_checkpoint, received
+from harness.plugin import checked_config, load_submitted_checkpoint, received
 from data.attributes import AmbiguousAttributes, all_attribute_vectors, concept_labels, features
 from data.regression import RegressionTasks
 

@@ -5,18 +5,34 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.kit import Kit
+from autograder.kit import GENERATED_PARTS, STUDENT_PACKAGES, Kit
 from autograder.release import write_skeletons
+from harness import KIT_ROOT
 
 FIXTURE_KIT = Path(__file__).resolve().parent / "fixture_kit"
+
+
+def copy_fixture_kit(root: Path) -> Kit:
+    """A complete kit at ``root`` whose only homework is the fixture's hw0: the fixture's content, and
+    this kit's code beside it (the harness, the shared packages, the staff's tools, the grader)."""
+    shutil.copytree(FIXTURE_KIT, root)
+    for folder in STUDENT_PACKAGES:
+        shutil.copytree(KIT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns(*GENERATED_PARTS, "*.pyc"))
+    shutil.copytree(KIT_ROOT / "autograder", root / "autograder", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("private", "tests", *GENERATED_PARTS, "*.pyc"))
+    return Kit(root)
+
+
+@pytest.fixture(scope="session")
+def fixture_kit_copy():
+    """``copy_fixture_kit`` for tests with a wider scope than one test."""
+    return copy_fixture_kit
 
 
 @pytest.fixture
 def kit(tmp_path) -> Kit:
     """The fixture kit with its skeleton generated and a reference checkpoint that solves its task."""
-    root = tmp_path / "kit"
-    shutil.copytree(FIXTURE_KIT, root)
-    kit = Kit(root)
+    kit = copy_fixture_kit(tmp_path / "kit")
     checkpoints = kit.reference_checkpoints("hw0")
     checkpoints.mkdir()
     torch.save({"weight": torch.tensor([[-1.0, 0.0], [1.0, 0.0]])}, checkpoints / "linear.pt")

@@ -54,7 +54,7 @@ class Case:
 
 
 def reference() -> str:
-    return (Path(__file__).parent / "fixture_kit/autograder/solutions/hw0/ops.py").read_text()
+    return (Path(__file__).parent / "fixture_kit/autograder/private/solutions/hw0/ops.py").read_text()
 
 
 def with_softmax(body: str) -> str:
@@ -179,15 +179,15 @@ CASES = {
     "edits the test files": Case(at_import(
         f"try:\n    open('{ROOT_MARK}/source/hw0/tests/test_hw0_public.py', 'w').write('')\nexcept OSError:\n    pass\n"),
         FULL, isolation=True),
-    "reads the reference solution": Case(at_import(TRY_READ.format(path=f"{ROOT_MARK}/source/autograder/solutions/hw0/ops.py")),
+    "reads the reference solution": Case(at_import(TRY_READ.format(path=f"{ROOT_MARK}/source/autograder/private/solutions/hw0/ops.py")),
                                          SOFTMAX_ZERO, ("could not read",), isolation=True),
-    "reads the hidden tests": Case(at_import(TRY_READ.format(path=f"{ROOT_MARK}/source/autograder/tests/hw0/test_hw0_hidden.py")),
+    "reads the hidden tests": Case(at_import(TRY_READ.format(path=f"{ROOT_MARK}/source/autograder/private/hidden_tests/hw0/test_hw0_hidden.py")),
                                    SOFTMAX_ZERO, ("could not read",), isolation=True),
     "monkeypatches torch": Case(
         "import torch\ntorch.testing.assert_close = lambda *a, **k: None\ntorch.allclose = lambda *a, **k: True\n"
         + with_softmax("    return torch.zeros_like(logits)\n"), SOFTMAX_ZERO),
     "monkeypatches pytest and the grader": Case(
-        "try:\n    import pytest, autograder.sandbox\n    pytest.fail = lambda *a, **k: None\nexcept ImportError:\n    pass\n"
+        "try:\n    import pytest, harness.sandbox\n    pytest.fail = lambda *a, **k: None\nexcept ImportError:\n    pass\n"
         + with_softmax("    return torch.zeros_like(logits)\n"), SOFTMAX_ZERO),
     "__eq__ always True": Case(
         "import torch\n\n\nclass Liar(torch.Tensor):\n    def __eq__(self, other):\n        return True\n\n\n"
@@ -218,13 +218,13 @@ CASES = {
                                              ("could not read",), isolation=True),
     "looks for the seed in /proc": Case(at_import(FIND_SEED), FULL, isolation=True),
     "links its code to the reference": Case(None, SOFTMAX_ZERO, ("was not taken: it is a link",), isolation=True,
-                                            links={"hw0/ops.py": f"{ROOT_MARK}/source/autograder/solutions/hw0/ops.py"}),
+                                            links={"hw0/ops.py": f"{ROOT_MARK}/source/autograder/private/solutions/hw0/ops.py"}),
     "links its package folder to the reference": Case(None, ZERO, ("upload your hw0/ files",), isolation=True,
-                                                      links={"hw0": f"{ROOT_MARK}/source/autograder/solutions/hw0"}),
+                                                      links={"hw0": f"{ROOT_MARK}/source/autograder/private/solutions/hw0"}),
     "links to the hidden tests": Case(reference(), FULL, ("was not taken: it is a link",), isolation=True,
-                                      links={"hw0/tests.pt": f"{ROOT_MARK}/source/autograder/tests/hw0/test_hw0_hidden.py"}),
+                                      links={"hw0/tests.pt": f"{ROOT_MARK}/source/autograder/private/hidden_tests/hw0/test_hw0_hidden.py"}),
     "hard link to the reference": Case(None, SOFTMAX_ZERO, ("was not taken: it is a hard link",), isolation=True,
-                                       links={"hw0/ops.py": "hard:" + f"{ROOT_MARK}/source/autograder/solutions/hw0/ops.py"}),
+                                       links={"hw0/ops.py": "hard:" + f"{ROOT_MARK}/source/autograder/private/solutions/hw0/ops.py"}),
     "a pipe named like its code": Case(None, SOFTMAX_ZERO, ("was not taken: it is not a regular file",), isolation=True,
                                        links={"hw0/ops.py": "fifo:"}),
     "a daemon that outlives the grading": Case(at_import(DAEMON), FULL, isolation=True),
@@ -250,17 +250,14 @@ WORKER_MARKS = (b"def serve(impl_root", b"Puts the worker in its box")  # in the
 
 
 @pytest.fixture(scope="module", params=LAYOUTS)
-def layout(request, tmp_path_factory):
+def layout(request, tmp_path_factory, fixture_kit_copy):
     """(layout, an /autograder-shaped tree with the fixture homework's built zip unpacked in source/)."""
-    from autograder.kit import Kit
     from autograder.release import write_skeletons
 
     if os.geteuid() != 0:
         pytest.skip("the corpus grades as root (Gradescope) and as a normal user; it needs root to do both")
     base = tmp_path_factory.mktemp(request.param)
-    kit_root = base / "kit"
-    shutil.copytree(Path(__file__).parent / "fixture_kit", kit_root)
-    kit = Kit(kit_root)
+    kit = fixture_kit_copy(base / "kit")
     write_skeletons(kit, "hw0")
     root = base / "autograder"
     with zipfile.ZipFile(build_gradescope_zip(kit, "hw0", base / "dist")) as archive:
@@ -388,7 +385,7 @@ def test_bad_submission_gets_its_grade_and_message(name, layout):
     assert not list(Path("/dev/shm").glob("flood*")), "shared memory of the submission outlived its grading"
 
 
-def test_a_box_that_does_not_hold_stops_the_grading(tmp_path):
+def test_a_box_that_does_not_hold_stops_the_grading(tmp_path, fixture_kit_copy):
     """Locally as root, the privilege drop cannot hide a world-readable kit: the grading stops, fail closed."""
     if os.geteuid() != 0:
         pytest.skip("needs root")
@@ -398,8 +395,7 @@ def test_a_box_that_does_not_hold_stops_the_grading(tmp_path):
     from autograder.kit import Kit
     from autograder.release import write_skeletons
 
-    kit_root = tmp_path / "kit"
-    shutil.copytree(Path(__file__).parent / "fixture_kit", kit_root)
+    kit_root = fixture_kit_copy(tmp_path / "kit").root
     write_skeletons(Kit(kit_root), "hw0")
     for path in [kit_root, *kit_root.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o005)

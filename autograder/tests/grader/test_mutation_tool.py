@@ -10,20 +10,16 @@ from autograder.kit import Kit
 from autograder.mutation import mutate, report
 from autograder.release import build_gradescope_zip, write_skeletons
 
-FIXTURE = Path(__file__).parent / "fixture_kit"
-
 
 @pytest.fixture(scope="module")
-def fixture_source(tmp_path_factory) -> Path:
+def fixture_source(tmp_path_factory, fixture_kit_copy) -> Path:
     """The fixture homework as the Gradescope zip ships it (harness included), with a reference checkpoint."""
     base = tmp_path_factory.mktemp("mutation")
-    kit_root = base / "kit"
-    shutil.copytree(FIXTURE, kit_root)
-    kit = Kit(kit_root)
+    kit = fixture_kit_copy(base / "kit")
     write_skeletons(kit, "hw0")
     with zipfile.ZipFile(build_gradescope_zip(kit, "hw0", base / "dist")) as archive:
         archive.extractall(base / "source")
-    checkpoints = base / "source" / "autograder" / "solutions" / "hw0" / "checkpoints"
+    checkpoints = base / "source" / "autograder" / "private" / "solutions" / "hw0" / "checkpoints"
     checkpoints.mkdir(exist_ok=True)
     torch.save({"weight": torch.tensor([[-1.0, 0.0], [1.0, 0.0]])}, checkpoints / "linear.pt")
     return base / "source"
@@ -44,7 +40,7 @@ def test_every_fenced_mutant_runs_and_the_survivors_are_reported(fixture_source,
 def test_a_failing_baseline_stops_the_run(fixture_source, tmp_path):
     broken = tmp_path / "source"
     shutil.copytree(fixture_source, broken)
-    ops = broken / "autograder" / "solutions" / "hw0" / "ops.py"
+    ops = broken / "autograder" / "private" / "solutions" / "hw0" / "ops.py"
     ops.write_text(ops.read_text().replace("return torch.softmax(scaled, dim=-1)", "return scaled"))
     with pytest.raises(SystemExit, match="fail on the unmutated reference"):
         mutate(Kit(broken), "hw0", tmp_path / "work", sample=None, seed=0)

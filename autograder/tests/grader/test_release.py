@@ -12,34 +12,47 @@ def test_generated_skeleton_has_no_drift_and_hides_the_solution(kit: Kit):
     skeleton = (kit.skeleton_dir("hw0") / "ops.py").read_text()
     assert "torch.softmax" not in skeleton and "raise NotImplementedError" in skeleton
     assert "# TODO: Divide the logits by the temperature, then softmax over classes: [B, N]." in skeleton
-    assert (kit.skeleton_dir("hw0") / "__init__.py").read_text() == (kit.solution_dir("hw0") / "__init__.py").read_text()
+    assert (kit.skeleton_dir("hw0") / "__init__.py").is_file()  # a provided file: held in hw0/ only
+    assert not (kit.solution_dir("hw0") / "__init__.py").exists()
+
+
+def test_the_reference_is_assembled_like_a_students_tree(kit: Kit, tmp_path):
+    root = kit.assemble_reference(tmp_path / "reference")
+    package = root / "hw0"
+    assert (package / "ops.py").read_text() == (kit.solution_dir("hw0") / "ops.py").read_text()
+    assert (package / "__init__.py").read_text() == (kit.skeleton_dir("hw0") / "__init__.py").read_text()
+    assert (package / "checkpoints" / "linear.pt").is_file()
+    assert not (package / "tests").exists()
 
 
 def test_check_detects_an_edited_solution(kit: Kit):
     solution = kit.solution_dir("hw0") / "ops.py"
     solution.write_text(solution.read_text().replace("Multiply by the transposed weight", "Multiply by W^T"))
-    assert skeleton_drift(kit, "hw0") == ["hw0/ops.py differs from what autograder/solutions/hw0/ops.py generates"]
+    assert skeleton_drift(kit, "hw0") == ["hw0/ops.py differs from what autograder/private/solutions/hw0/ops.py generates"]
 
 
-def test_check_detects_missing_and_stray_skeleton_files(kit: Kit):
-    (kit.skeleton_dir("hw0") / "__init__.py").unlink()
-    (kit.skeleton_dir("hw0") / "stray.py").write_text("x = 1\n")
+def test_check_detects_missing_skeletons_and_files_held_twice(kit: Kit):
+    (kit.skeleton_dir("hw0") / "ops.py").unlink()
+    (kit.skeleton_dir("hw0") / "helpers.py").write_text("x = 1  # a provided file: fine\n")
+    (kit.skeleton_dir("hw0") / "stray.py").write_text("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n")
+    (kit.solution_dir("hw0") / "provided.py").write_text("y = 2\n")
     problems = skeleton_drift(kit, "hw0")
-    assert "hw0/__init__.py is missing" in problems
-    assert any(p.startswith("hw0/stray.py has no solution file") for p in problems)
+    assert "hw0/ops.py is missing" in problems
+    assert any(p.startswith("hw0/stray.py contains a solution fence") for p in problems)
+    assert any(p.startswith("autograder/private/solutions/hw0/provided.py has no fence") for p in problems)
+    assert not any("helpers.py" in p for p in problems)
 
 
 def test_student_release_ships_skeleton_public_tests_and_harness_only(kit: Kit, tmp_path):
     (kit.root / "README.md").write_text("the staff's readme\n")
-    (kit.root / "release" / "student").mkdir(parents=True)
     (kit.root / "release" / "student" / "README.md").write_text("the students' readme: [hw0](hw0/ops.py)\n")
     (kit.root / "release" / "student" / ".gitignore").write_text("runs/\n")
     release = build_student_release(kit, tmp_path / "dist")
     files = {str(p.relative_to(release)) for p in release.rglob("*") if p.is_file()}
     assert {"hw0/ops.py", "hw0/tests/test_hw0_public.py", "hw0/tests/hw0_probes.py", "README.md", ".gitignore",
-            "conftest.py"} <= files
+            "conftest.py", "pytest.ini", "harness/plugin.py", "harness/worker.py"} <= files
     assert (release / "README.md").read_text().startswith("the students' readme")
-    assert not any(f.startswith(("autograder/solutions", "autograder/tests")) for f in files)
+    assert not any(f.startswith("autograder/") for f in files)  # the staff's folder, private material included
     assert not any(f.endswith(".pt") for f in files)
 
 
@@ -85,6 +98,6 @@ def test_gradescope_zip_has_scripts_at_its_root_and_only_this_homework(kit: Kit,
         run = archive.getinfo("run_autograder")
         assert (run.external_attr >> 16) & stat.S_IXUSR
         assert "grade hw0" in archive.read("run_autograder").decode()
-    assert {"setup.sh", "run_autograder", "autograder/tests/hw0/test_hw0_hidden.py",
-            "autograder/solutions/hw0/ops.py", "hw0/tests/test_hw0_public.py", "autograder/grading.py"} <= names
-    assert not any(name.startswith("autograder/solutions/hw7") for name in names)
+    assert {"setup.sh", "run_autograder", "autograder/private/hidden_tests/hw0/test_hw0_hidden.py",
+            "autograder/private/solutions/hw0/ops.py", "hw0/tests/test_hw0_public.py", "autograder/grading.py"} <= names
+    assert not any(name.startswith("autograder/private/solutions/hw7") for name in names)

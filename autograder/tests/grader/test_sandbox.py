@@ -6,7 +6,7 @@ import textwrap
 import pytest
 import torch
 
-from autograder.sandbox import PORTABLE, Limits, SubmissionError, SubmissionTimeout, Worker
+from harness.sandbox import PORTABLE, Limits, SubmissionError, SubmissionTimeout, Worker
 
 limits_apply = pytest.mark.skipif(PORTABLE, reason="the portable worker (no fork: Windows) has no resource limits")
 
@@ -122,7 +122,7 @@ def test_the_worker_gets_only_what_the_grader_leaves_of_the_grading_budget():
     import subprocess
     import sys
 
-    from autograder.sandbox import MemoryBudget, MemoryWatchdog
+    from harness.sandbox import MemoryBudget, MemoryWatchdog
 
     trusted = MemoryBudget(0, (os.getpid(),)).trusted_bytes() >> 20
     hog = subprocess.Popen([sys.executable, "-c", "import time; block = bytearray(300 << 20); time.sleep(60)"])
@@ -141,7 +141,7 @@ def test_without_a_budget_the_worker_limit_alone_counts():
     import subprocess
     import sys
 
-    from autograder.sandbox import MemoryWatchdog
+    from harness.sandbox import MemoryWatchdog
 
     hog = subprocess.Popen([sys.executable, "-c", "import time; block = bytearray(300 << 20); time.sleep(3)"])
     watchdog = MemoryWatchdog(hog.pid, None, 1536, hog.kill, interval=0.05)

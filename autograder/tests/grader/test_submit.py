@@ -10,7 +10,7 @@ from autograder.release import build_student_release
 
 
 def submit(release, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder.submit", *args], cwd=release, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "harness", "submit", *args], cwd=release, capture_output=True,
                           text=True, timeout=600)
 
 

@@ -1,1 +1,1 @@
-pytest_plugins = ["autograder.pytest_plugin"]
+pytest_plugins = ["harness.plugin", "autograder.reference"]

@@ -2,7 +2,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw0_probes
-from autograder.pytest_plugin import load_submitted_checkpoint, received
+from harness.plugin import load_submitted_checkpoint, received
 
 
 @weight(1)

@@ -1,6 +1,6 @@
 """The child process that runs submitted code, one probe call at a time.
 
-It is started by ``autograder.sandbox.Worker`` as ``python -I -c <this file's
+It is started by ``harness.sandbox.Worker`` as ``python -I -c <this file's
 source> IMPL_ROOT SUPPORT_ROOT IN_FD OUT_FD``, so it needs no readable copy of the
 grader. ``stdio stdio`` in place of the descriptors (the portable worker, e.g. on
 Windows): the protocol runs on standard input and output, and what the code prints

@@ -13,34 +13,29 @@ reads a checkpoint here after inspecting its zip members; ``checked_config`` bou
 config; ``received`` checks a returned tensor's type, shape and values before any arithmetic on it.
 
 Options:
-    --impl student|solution|DIR   student: this tree's hwN/ (default); solution: autograder/solutions;
-                                  DIR: a folder holding hwN/ (what the grader builds from a submission)
+    --impl student|solution|DIR   student: this tree's hwN/ (default); solution: the reference (staff only,
+                                  see autograder/reference.py); DIR: a folder holding hwN/ (what the
+                                  grader builds from a submission)
     --results-json FILE           write each test's score, weight, number, visibility and output
     --worker-coverage RCFILE      staff: coverage.py in the (unboxed) worker only (python -m autograder coverage)
 """
 from __future__ import annotations
 
-import importlib
-import io
 import json
 import os
-import re
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
 
-from autograder.sandbox import Box, Limits, MemoryBudget, SubmissionError, Worker
+from harness import KIT_ROOT
+from harness.sandbox import Box, Limits, MemoryBudget, SubmissionError, Worker
 
 # torch.testing.assert_close imports torch.distributed.tensor, and with it sympy (40 MB in this process,
 # which shares the grading's memory with the worker), only to unwrap DTensors: replies never hold one.
 if hasattr(torch.testing, "_comparison") and hasattr(torch.testing._comparison, "_HAS_DTENSOR"):
     torch.testing._comparison._HAS_DTENSOR = False
-
-KIT_ROOT = Path(__file__).resolve().parent.parent  # where the shared data/ package lives
-HOMEWORK_MODULE = re.compile(r"^hw\d+$")
 
 
 def pytest_addoption(parser):
@@ -61,9 +56,10 @@ def pytest_addoption(parser):
     group.addoption("--grader-pid", type=int, default=None, help="the grading process, whose memory counts in the budget")
 
 
-def solutions_root(config) -> Path:
-    """The reference packages of the kit that pytest runs in (its rootdir)."""
-    return Path(config.rootpath) / "autograder" / "solutions"
+# Set by the course staff's plugin (``autograder.reference``), in the kit and on the grader only:
+# the folder holding the complete reference packages, and a runner of probes on them in this process.
+REFERENCE_ROOT = pytest.StashKey[Path]()
+REFERENCE_RUNNER = pytest.StashKey[object]()
 
 
 def resolve_impl_root(config) -> Path:
@@ -71,9 +67,9 @@ def resolve_impl_root(config) -> Path:
     if choice == "student":
         return Path(config.rootpath)
     if choice == "solution":
-        if not solutions_root(config).is_dir():
-            raise pytest.UsageError("--impl solution: this tree has no autograder/solutions (the student release does not)")
-        return solutions_root(config)
+        if REFERENCE_ROOT not in config.stash:
+            raise pytest.UsageError("--impl solution: the reference solutions are only in the course staff's kit")
+        return config.stash[REFERENCE_ROOT]
     root = Path(choice).resolve()
     if not root.is_dir():
         raise pytest.UsageError(f"--impl {choice}: no such folder")
@@ -102,48 +98,17 @@ def impl(pytestconfig, impl_root):
         yield worker
 
 
-class InProcessReference:
-    """Runs probes on the reference solution inside the trusted process.
-
-    Results take the same ``torch.save``/``torch.load(weights_only=True)`` round
-    trip as a worker's, so a probe behaves the same on both sides.
-    """
-
-    def __init__(self, solutions_root: Path):
-        self.solutions_root = solutions_root
-        self._use_reference_modules()
-
-    def _use_reference_modules(self) -> None:
-        """Make ``import hwN`` resolve to the reference: drop any homework module loaded from elsewhere
-        (test collection may have imported the implementation's packages), and put the solutions first."""
-        stale = [name for name, module in sys.modules.items() if HOMEWORK_MODULE.match(name.split(".")[0])
-                 and ".tests" not in name and not str(getattr(module, "__file__", "") or "").startswith(str(self.solutions_root))]
-        for name in stale:
-            del sys.modules[name]
-        if not sys.path or sys.path[0] != str(self.solutions_root):
-            sys.path.insert(0, str(self.solutions_root))
-        if stale:
-            importlib.invalidate_caches()
-
-    def call(self, probe, *args, timeout=None, **kwargs):
-        self._use_reference_modules()
-        buffer = io.BytesIO()
-        torch.save(probe(*args, **kwargs), buffer)
-        buffer.seek(0)
-        return torch.load(buffer, weights_only=True)
-
-
 @pytest.fixture(scope="session")
 def reference(pytestconfig):
-    if not solutions_root(pytestconfig).is_dir():
+    if REFERENCE_RUNNER not in pytestconfig.stash:
         pytest.fail("this test compares with the reference solution, which only the course staff have")
-    return InProcessReference(solutions_root(pytestconfig))
+    return pytestconfig.stash[REFERENCE_RUNNER]
 
 
 @pytest.fixture(scope="session")
 def evaluator(pytestconfig, request):
     """Where verdict-deciding probes run: never in the submission's worker when the reference exists."""
-    return request.getfixturevalue("reference" if solutions_root(pytestconfig).is_dir() else "impl")
+    return request.getfixturevalue("reference" if REFERENCE_RUNNER in pytestconfig.stash else "impl")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Puts the worker in its box, then becomes it: the first code of every worker process.
 
-``autograder.sandbox.Worker`` starts ``python -I -c <this file's source> CONFIG``,
+``harness.sandbox.Worker`` starts ``python -I -c <this file's source> CONFIG``,
 with CONFIG a JSON object; no submitted code has run yet. Depending on
 ``CONFIG["box"]``:
 

@@ -14,7 +14,7 @@ the grader can use it:
     model = BlackBoxLearner(num_classes=5, samples_per_class=2)   # any extra arguments need defaults
     logits = model(images, labels)     # images [B, K+1, N, 784], labels [B, K+1, N, N] -> [B, K+1, N, N]
 
-Train it with ``python hw1/main.py --model extension --num_classes 5 --num_shot 1``.
+Train it with ``python -m hw1.main --model extension --num_classes 5 --num_shot 1``.
 """
 from __future__ import annotations
 

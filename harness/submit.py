@@ -1,7 +1,7 @@
 """Check a homework and pack what the grader takes into ``hwN_submission.zip``, for Gradescope.
 
-    python -m autograder.submit hw1              # public tests, checks, then the zip
-    python -m autograder.submit hw1 --skip-tests # checks and the zip only
+    python -m harness submit hw1               # public tests, checks, then the zip
+    python -m harness submit hw1 --skip-tests  # checks and the zip only
 
 What to pack is ``hwN/submission.json``, which the release writes from the reference: the files
 you edit, the checkpoints the tests grade, and the limits the grader applies. Your own helper
@@ -17,7 +17,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+from harness import KIT_ROOT
+
 MANIFEST = "submission.json"
 TODO_MARK = 'raise NotImplementedError("TODO'
 
@@ -90,7 +91,7 @@ def write_zip(hw: str, files: list[Path]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.submit", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m harness submit", description=__doc__.split("\n\n")[0])
     parser.add_argument("homework", help="hw1, hw2 or hw3")
     parser.add_argument("--skip-tests", action="store_true", help="do not run the public tests first")
     args = parser.parse_args(argv)
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"problem: {problem}")
     if problems:
-        print(f"no zip written: fix the problems above, then run  python -m autograder.submit {hw}  again")
+        print(f"no zip written: fix the problems above, then run  python -m harness submit {hw}  again")
         return 1
     target = write_zip(hw, files)
     print(f"wrote {target.name} with {len(files)} files:")
@@ -113,7 +114,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {path.relative_to(KIT_ROOT).as_posix()}")
     print(f"Upload {target.name} to the {hw} assignment on Gradescope.")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,1 +1,0 @@
-"""Homework 1: black-box meta-learning on Omniglot (episodes and a memory-augmented network)."""

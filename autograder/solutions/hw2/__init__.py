@@ -1,1 +1,0 @@
-"""hw2: optimization-based (MAML) and non-parametric (prototypical networks) meta-learning."""

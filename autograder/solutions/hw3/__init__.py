@@ -1,1 +1,0 @@
-"""hw3: Bayesian meta-learning, measured against the exact Bayes-optimal predictor."""
