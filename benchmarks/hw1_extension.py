@@ -54,8 +54,8 @@ Model: a 4-block conv encoder (64 channels) per drawing, each feature paired wit
 hidden), a 2-layer transformer over the 10 tokens of a task, a linear read-out. Black-box: no distances or
 prototypes are computed by hand. Meta-batch 32, Adam 1e-3, 1500 steps.
 
-**Test accuracy: {checkpoint['test_accuracy']:.1%}** on 2000 tasks of the 423 test characters of CS330's split,
-after **{checkpoint['train_seconds'] / 60:.1f} minutes** of training. The first evaluation at or above 90%
+**Test accuracy: {checkpoint['metadata']['test_accuracy']:.1%}** on 2000 tasks of the 423 test characters of CS330's split,
+after **{checkpoint['metadata']['train_seconds'] / 60:.1f} minutes** of training. The first evaluation at or above 90%
 (128 test tasks) came at step {first_90['step'] if first_90 else '-'}, after
 {float(first_90['seconds']) / 60 if first_90 else float('nan'):.1f} minutes.
 

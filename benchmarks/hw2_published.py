@@ -46,7 +46,7 @@ def run(name: str, threads: int, settings: list[tuple[int, int]], main_flags: li
                                                  "--checkpoint_dir", scratch, "--device", "cpu", "--num_test_tasks", "50"])
         hw2_main.seed_everything(args.random_seed)
         hw2_main.train(args, torch.device("cpu"))
-        checkpoint, learner = hw2_main.load_checkpoint(Path(scratch, f"{name}.pt"), torch.device("cpu"))
+        checkpoint, learner = hw2_main.load_learner(Path(scratch, f"{name}.pt"), torch.device("cpu"))
     results = []
     for way, shot in settings:
         tasks = hw2_main.TaskSource("test", "published", way, shot, 15 if way <= 5 else 5, seed=30_000,
@@ -56,7 +56,7 @@ def run(name: str, threads: int, settings: list[tuple[int, int]], main_flags: li
         print(results[-1], flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     record = {"name": name, "method": args.method, "command": "python -m benchmarks.hw2_published " + shlex.join(sys.argv[1:]),
-              "minutes": round(checkpoint["train_seconds"] / 60, 1), "threads": threads,
+              "minutes": round(checkpoint["metadata"]["train_seconds"] / 60, 1), "threads": threads,
               "cpus_allowed": sorted(os.sched_getaffinity(0)), "cpu": cpu_name(), "torch": torch.__version__,
               "results": results}
     (OUT / f"published_{name}.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -57,13 +57,13 @@ def run(name: str, threads: int, main_flags: list[str], num_test_tasks: int, kee
         curve = []
         kept = sorted(Path(scratch, name).glob("step*.pt"), key=lambda p: int(p.stem[4:]))
         for path in kept + [Path(scratch, f"{name}.pt")]:  # the final checkpoint last: a time limit may stop between saves
-            checkpoint, learner = hw2_main.load_checkpoint(path, torch.device("cpu"))
-            if curve and checkpoint["step"] == curve[-1]["step"]:
+            checkpoint, learner = hw2_main.load_learner(path, torch.device("cpu"))
+            if curve and checkpoint["metadata"]["step"] == curve[-1]["step"]:
                 continue
-            tasks = hw2_main.TaskSource("test", checkpoint["protocol"], args.num_way, args.num_support, args.num_query,
+            tasks = hw2_main.TaskSource("test", checkpoint["task"]["protocol"], args.num_way, args.num_support, args.num_query,
                                         seed=10_000, device=torch.device("cpu"))
             mean, interval = mean_and_interval(hw2_main.evaluate(learner, tasks, num_test_tasks))
-            curve.append({"step": checkpoint["step"], "minutes": round(checkpoint["train_seconds"] / 60, 2),
+            curve.append({"step": checkpoint["metadata"]["step"], "minutes": round(checkpoint["metadata"]["train_seconds"] / 60, 2),
                           "test_accuracy": round(mean, 4), "interval": round(interval, 4)})
             print(curve[-1], flush=True)
         if keep is not None:  # the final checkpoint, under the name that the grader expects

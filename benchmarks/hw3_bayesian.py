@@ -53,7 +53,7 @@ def run(name: str, threads: int, main_flags: list[str], keep: Path | None, note:
     record = {"name": name, "command": "python -m benchmarks.hw3_bayesian " + shlex.join(sys.argv[1:]),
               "method": args.method, "family": args.family, "threads": threads,
               "cpus_allowed": sorted(os.sched_getaffinity(0)), "cpu": cpu_name(), "torch": torch.__version__,
-              "note": note, "steps": checkpoint["step"], "minutes": round(checkpoint["train_seconds"] / 60, 2),
+              "note": note, "steps": checkpoint["metadata"]["step"], "minutes": round(checkpoint["metadata"]["train_seconds"] / 60, 2),
               "num_test_tasks": args.num_test_tasks, "report": report}
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
 

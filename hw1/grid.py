@@ -34,7 +34,7 @@ def run_grid(extra_args: list[str], runs_dir: Path) -> list[dict]:
                                "--runs_dir", str(runs_dir), *extra_args, "--checkpoint_dir", str(checkpoints)])
         checkpoint = torch.load(checkpoints / f"{name}.pt", weights_only=True)
         rows.append({"K": num_shot, "N": num_classes, "name": name, "test_accuracy": accuracy,
-                     "minutes": checkpoint["train_seconds"] / 60})
+                     "minutes": checkpoint["metadata"]["train_seconds"] / 60})
     return rows
 
 

@@ -21,18 +21,14 @@ import torch
 from torch import nn
 from tqdm import trange
 
+from common.checkpoints import save_checkpoint
 from common.training import CsvLog, add_device_arguments, configure_device, plot_curves, seed_everything
 from data.omniglot import OmniglotError
 from hw1.episodes import DataGenerator
-from hw1.extension import BlackBoxLearner
-from hw1.mann import MANN, query_loss
+from hw1.mann import query_loss
+from hw1.models import build_model
 
 CHECKPOINTS = Path("hw1/checkpoints")  # relative to the kit's folder, where the commands run
-
-
-def build_model(kind: str, config: dict) -> nn.Module:
-    """``kind`` is "mann" or "extension"; ``config`` holds the constructor's arguments."""
-    return MANN(**config) if kind == "mann" else BlackBoxLearner(**config)
 
 
 def query_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -110,11 +106,9 @@ def main(argv=None) -> float:
 
     final_tasks = DataGenerator(args.num_classes, samples, "test", seed=10_000 + args.random_seed)
     _, accuracy = evaluate(model, final_tasks, args.num_test_tasks, 500, device)
-    args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     path = args.checkpoint_dir / f"{name}.pt"
-    state = {name_: tensor.cpu() for name_, tensor in model.state_dict().items()}
-    torch.save({"model": args.model, "config": config, "state_dict": state, "test_accuracy": accuracy,
-                "train_seconds": train_seconds, "args": {k: str(v) for k, v in vars(args).items()}}, path)
+    save_checkpoint(path, args.model, config, model, {"num_way": args.num_classes, "num_support": args.num_shot},
+                    test_accuracy=accuracy, train_seconds=train_seconds, args={k: str(v) for k, v in vars(args).items()})
     print(f"{name}: test accuracy {accuracy:.4f} on {args.num_test_tasks} tasks after {train_seconds / 60:.1f} min; "
           f"checkpoint {path}")
     return accuracy

@@ -27,20 +27,15 @@ import torch
 from torch import nn
 from tqdm import trange
 
+from common.checkpoints import load_checkpoint, save_checkpoint
 from common.evaluation import accuracy, mean_and_interval
 from common.training import CsvLog, add_device_arguments, configure_device, plot_curves, seed_everything
 from data.episodes import EpisodeSampler, split_support_query
 from data.omniglot import OmniglotError, load_omniglot
 from data.splits import PROTOCOLS, character_split
-from hw2.maml import MAML
-from hw2.protonet import ProtoNet
+from hw2.models import build_model
 
 CHECKPOINTS = Path("hw2/checkpoints")  # relative to the kit's folder, where the commands run
-
-
-def build_learner(method: str, config: dict) -> nn.Module:
-    """``method`` is "maml" or "protonet"; ``config`` holds the constructor's arguments."""
-    return MAML(**config) if method == "maml" else ProtoNet(**config)
 
 
 class TaskSource:
@@ -72,20 +67,18 @@ def evaluate(learner: nn.Module, tasks: TaskSource, num_tasks: int) -> list[floa
     return accuracies
 
 
-def save_checkpoint(path: Path, args: argparse.Namespace, config: dict, learner: nn.Module, step: int,
-                    train_seconds: float, **extra) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().cpu() for name, tensor in learner.state_dict().items()}
-    torch.save({"method": args.method, "config": config, "state_dict": state, "step": step,
-                "train_seconds": train_seconds, "num_way": args.num_way, "num_support": args.num_support,
-                "protocol": args.protocol, "args": {k: str(v) for k, v in vars(args).items()}, **extra}, path)
+def save_run(path: Path, args: argparse.Namespace, config: dict, learner: nn.Module, step: int,
+             train_seconds: float, **measured) -> None:
+    """The learner's checkpoint (common/checkpoints.py), with the tasks it was trained for and how long it took."""
+    save_checkpoint(path, args.method, config, learner,
+                    {"num_way": args.num_way, "num_support": args.num_support, "protocol": args.protocol},
+                    step=step, train_seconds=train_seconds, args={k: str(v) for k, v in vars(args).items()}, **measured)
 
 
-def load_checkpoint(path: Path, device: torch.device) -> tuple[dict, nn.Module]:
-    if not path.is_file():
-        raise SystemExit(f"error: no checkpoint {path}; train first (see the handout)")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    learner = build_learner(checkpoint["method"], checkpoint["config"])
+def load_learner(path: Path, device: torch.device) -> tuple[dict, nn.Module]:
+    """The checkpoint at ``path`` and its learner, on ``device``."""
+    checkpoint = load_checkpoint(path)
+    learner = build_model(checkpoint["kind"], checkpoint["config"])
     learner.load_state_dict(checkpoint["state_dict"])
     return checkpoint, learner.to(device)
 
@@ -132,12 +125,13 @@ def test(args: argparse.Namespace, device: torch.device) -> float:
     """Accuracy of a saved checkpoint on ``--num_test_tasks`` test tasks, with its 95% interval."""
     path = (args.checkpoint_dir / f"{args.name}.pt" if args.checkpoint_step < 0
             else args.runs_dir / args.name / f"step{args.checkpoint_step}.pt")
-    checkpoint, learner = load_checkpoint(path, device)
-    tasks = TaskSource("test", checkpoint["protocol"], checkpoint["num_way"], checkpoint["num_support"],
+    checkpoint, learner = load_learner(path, device)
+    task, metadata = checkpoint["task"], checkpoint["metadata"]
+    tasks = TaskSource("test", task["protocol"], task["num_way"], task["num_support"],
                        args.num_query, seed=10_000 + args.random_seed, device=device)
     mean, interval = mean_and_interval(evaluate(learner, tasks, args.num_test_tasks))
     print(f"{path}: test accuracy {mean:.4f} +- {interval:.4f} (95% interval, {args.num_test_tasks} tasks, "
-          f"step {checkpoint['step']}, {checkpoint['train_seconds'] / 60:.1f} min of training)")
+          f"step {metadata['step']}, {metadata['train_seconds'] / 60:.1f} min of training)")
     return mean
 
 
@@ -147,7 +141,7 @@ def train(args: argparse.Namespace, device: torch.device) -> float:
               if args.method == "maml" else {})
     if args.method == "maml" and args.train_way not in (None, args.num_way):
         raise SystemExit("error: MAML's output layer has num_way classes: --train_way must equal --num_way")
-    learner = build_learner(args.method, config).to(device)
+    learner = build_model(args.method, config).to(device)
     optimizer = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad], lr=args.outer_lr)
     schedule = (torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / args.num_train_iterations)))
                 if args.lr_schedule == "cosine" else None)
@@ -187,7 +181,7 @@ def train(args: argparse.Namespace, device: torch.device) -> float:
                         {"validation (query, after adaptation)": [row["val_accuracy"] for row in validated]},
                         "outer step", "accuracy", f"{args.name}: {args.num_way}-way {args.num_support}-shot")
         if args.save_interval and step % args.save_interval == 0:
-            save_checkpoint(args.runs_dir / args.name / f"step{step}.pt", args, config, learner, step, train_seconds)
+            save_run(args.runs_dir / args.name / f"step{step}.pt", args, config, learner, step, train_seconds)
         if args.time_limit is not None and train_seconds > 60 * args.time_limit:
             print(f"{args.name}: time limit of {args.time_limit} min reached at step {step}")
             break
@@ -196,8 +190,7 @@ def train(args: argparse.Namespace, device: torch.device) -> float:
                             seed=10_000 + args.random_seed, device=device)
     mean, interval = mean_and_interval(evaluate(learner, test_tasks, args.num_test_tasks))
     path = args.checkpoint_dir / f"{args.name}.pt"
-    save_checkpoint(path, args, config, learner, step, train_seconds,
-                    test_accuracy=mean, test_interval=interval)
+    save_run(path, args, config, learner, step, train_seconds, test_accuracy=mean, test_interval=interval)
     print(f"{args.name}: test accuracy {mean:.4f} +- {interval:.4f} on {args.num_test_tasks} tasks "
           f"after {train_seconds / 60:.1f} min of training; checkpoint {path}")
     return mean

@@ -34,29 +34,18 @@ import torch
 from torch import nn
 from tqdm import trange
 
+from common.checkpoints import load_checkpoint, save_checkpoint
 from common.training import (CsvLog, add_device_arguments, configure_device, plot_curves, return_freed_memory,
                              seed_everything)
 from data.attributes import NUM_ATTRIBUTES, AmbiguousAttributes
 from data.regression import RegressionTasks
 from hw3.active import active_learning_curve
-from hw3.cnp import ConditionalNeuralProcess
 from hw3.evaluate import TEST_SEED, VALIDATION_SEED, evaluate_classification, evaluate_regression
-from hw3.latent import LatentVariableModel
-from hw3.particles import ParticleMAML
+from hw3.models import KINDS, build_model
 from hw3.plots import plot_active_learning, plot_predictive_bands, plot_reliability
 
 CHECKPOINTS = Path("hw3/checkpoints")  # relative to the kit's folder, where the commands run
-METHODS = ("cnp", "latent", "ensemble", "svgd")
 TEST_SUPPORT_SIZES = (1, 2, 5, 10)
-
-
-def build_model(method: str, config: dict) -> nn.Module:
-    """``method`` is one of METHODS; ``config`` holds the constructor's arguments."""
-    if method == "cnp":
-        return ConditionalNeuralProcess(**config)
-    if method == "latent":
-        return LatentVariableModel(**config)
-    return ParticleMAML(**config, svgd=method == "svgd")
 
 
 def model_config(args: argparse.Namespace) -> dict:
@@ -110,27 +99,25 @@ def validate(model: nn.Module, family: str, num_tasks: int, device: torch.device
     return nll, optimum
 
 
-def save_checkpoint(path: Path, args: argparse.Namespace, config: dict, model: nn.Module, step: int,
-                    train_seconds: float) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    torch.save({"method": args.method, "family": args.family, "config": config, "state_dict": state, "step": step,
-                "train_seconds": train_seconds, "support_sizes": [args.min_support, args.num_support],
-                "args": {k: str(v) for k, v in vars(args).items()}}, path)
+def save_run(path: Path, args: argparse.Namespace, config: dict, model: nn.Module, step: int,
+             train_seconds: float) -> None:
+    """The model's checkpoint (common/checkpoints.py), with the tasks it was trained for and how long it took."""
+    save_checkpoint(path, args.method, config, model,
+                    {"family": args.family, "support_sizes": [args.min_support, args.num_support]},
+                    step=step, train_seconds=train_seconds, args={k: str(v) for k, v in vars(args).items()})
 
 
-def load_checkpoint(path: Path) -> tuple[dict, nn.Module]:
-    if not path.is_file():
-        raise SystemExit(f"error: no checkpoint {path}; train first (see the handout)")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_model(checkpoint["method"], checkpoint["config"])
+def load_model(path: Path) -> tuple[dict, nn.Module]:
+    """The checkpoint at ``path`` and its model, in evaluation mode."""
+    checkpoint = load_checkpoint(path)
+    model = build_model(checkpoint["kind"], checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     return checkpoint, model.eval()
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--method", choices=METHODS, required=True)
+    parser.add_argument("--method", choices=KINDS, required=True)
     parser.add_argument("--family", choices=["sinusoid", "sinusoid_or_line", "attributes"], default="sinusoid")
     parser.add_argument("--num_support", type=int, default=None, help="K, the most support points (10; attributes: 1)")
     parser.add_argument("--min_support", type=int, default=1, help="the fewest support points of a training batch")
@@ -173,12 +160,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def test(args: argparse.Namespace) -> dict:
     """The full evaluation of the saved checkpoint (on the CPU), printed and written to runs/hw3/<name>/test.json."""
-    checkpoint, model = load_checkpoint(args.checkpoint_dir / f"{args.name}.pt")
+    checkpoint, model = load_model(args.checkpoint_dir / f"{args.name}.pt")
     out_dir = args.runs_dir / args.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    family = checkpoint["family"]
+    family = checkpoint["task"]["family"]
     if family == "attributes":
-        report = evaluate_classification(model, checkpoint["support_sizes"][1], args.num_test_tasks)
+        report = evaluate_classification(model, checkpoint["task"]["support_sizes"][1], args.num_test_tasks)
         plot_reliability(out_dir / "reliability.png", report["reliability"], f"{args.name}: reliability")
         print(f"{args.name}: accuracy {report['accuracy']:.3f} (optimum {report['optimum_accuracy']:.3f}), "
               f"NLL {report['nll']:.3f} (optimum {report['optimum_nll']:.3f}), ECE {report['ece']:.3f}, "
@@ -240,7 +227,7 @@ def train(args: argparse.Namespace, device: torch.device) -> None:
             print(f"{args.name}: time limit of {args.time_limit} min reached at step {step}")
             break
     path = args.checkpoint_dir / f"{args.name}.pt"
-    save_checkpoint(path, args, config, model.cpu(), step, train_seconds)
+    save_run(path, args, config, model.cpu(), step, train_seconds)
     print(f"{args.name}: {train_seconds / 60:.1f} min of training; checkpoint {path}")
     return_freed_memory()  # after training, which it would slow down: the optimum allocates many mid-sized tensors
     test(args)

@@ -122,10 +122,9 @@ def query_loss_of_weights(state_dict: dict | None, images: torch.Tensor, labels:
 def checkpoint_logits(checkpoint: dict, pixels: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The submitted model's query logits [B, N, N] on uint8 images [B, K+1, N, 784] (ink = 255);
     the query labels it receives are zeros. The grader runs a MANN checkpoint with the reference's code."""
-    from hw1.extension import BlackBoxLearner
-    from hw1.mann import MANN
+    from hw1.models import build_model
 
-    model = (MANN if checkpoint["model"] == "mann" else BlackBoxLearner)(**checkpoint["config"])
+    model = build_model(checkpoint["kind"], checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     model.eval()
     images = pixels.float() / 255  # uint8 crossed the pipe: a quarter of the bytes

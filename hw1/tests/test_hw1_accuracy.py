@@ -13,6 +13,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw1_probes
+from common.checkpoints import KEYS as CHECKPOINT_KEYS
 from harness.plugin import checked_config, load_submitted_checkpoint, received
 from data.episodes import EpisodeSampler
 from data.omniglot import load_omniglot
@@ -44,11 +45,11 @@ CONFIGS = {"mann": {"num_classes": {2, 5}, "samples_per_class": {2, 3, 6}, "hidd
 def assert_checkpoint_accuracy(runner, impl_root: Path, name: str, num_classes: int, num_shot: int, seed: int,
                                threshold: float) -> None:
     """Load the checkpoint here, let ``runner`` classify the grader's tasks with it, score it here."""
-    checkpoint = load_submitted_checkpoint(impl_root, "hw1", name, ["model", "config", "state_dict"])
-    assert checkpoint["model"] in CONFIGS, f"{name}: unknown model {checkpoint['model']!r}"
+    checkpoint = load_submitted_checkpoint(impl_root, "hw1", name, list(CHECKPOINT_KEYS))
+    assert checkpoint["kind"] in CONFIGS, f"{name}: unknown model {checkpoint['kind']!r}"
     config = checkpoint["config"]
-    if CONFIGS[checkpoint["model"]] is not None:
-        checked_config(config, CONFIGS[checkpoint["model"]], name)
+    if CONFIGS[checkpoint["kind"]] is not None:
+        checked_config(config, CONFIGS[checkpoint["kind"]], name)
     assert isinstance(config, dict) and (config.get("num_classes"), config.get("samples_per_class")) == (num_classes, num_shot + 1), \
         f"{name} was trained for {config.get('num_classes')}-way with {config.get('samples_per_class')} samples per class"
     images, labels, targets = grader_tasks(num_classes, num_shot, seed)

@@ -172,10 +172,9 @@ def fresh_weights(method: str, seed: int = 0) -> dict:
 def checkpoint_logits(checkpoint: dict, support: torch.Tensor, support_labels: torch.Tensor,
                       query: torch.Tensor) -> torch.Tensor:
     """Query logits [B, M, N] of the submitted learner; support and query are uint8 [B, _, 1, 28, 28] (ink = 255)."""
-    from hw2.maml import MAML
-    from hw2.protonet import ProtoNet
+    from hw2.models import build_model
 
-    learner = (MAML if checkpoint["method"] == "maml" else ProtoNet)(**checkpoint["config"])
+    learner = build_model(checkpoint["kind"], checkpoint["config"])
     learner.load_state_dict(checkpoint["state_dict"])
     learner.eval()
     return torch.stack([learner.predict(support[task].float() / 255, support_labels[task], query[task].float() / 255)

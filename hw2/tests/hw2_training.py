@@ -24,7 +24,7 @@ def short_training_accuracies(impl, evaluator, method: str, steps: int, batch_si
         if method == "maml" else {}
     accuracies = []
     for state in (evaluator.call(hw2_probes.fresh_weights, method), trained["state_dict"]):
-        checkpoint = {"method": method, "config": config, "state_dict": state}
+        checkpoint = {"kind": method, "config": config, "state_dict": state}
         logits = received(evaluator.call(hw2_probes.checkpoint_logits, checkpoint, as_pixels(support), support_labels,
                                          as_pixels(query), timeout=240),
                           shape=(NUM_HELD_OUT, 25, 5), name="the query logits", bound=1e30)

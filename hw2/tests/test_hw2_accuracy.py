@@ -11,6 +11,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw2_probes
+from common.checkpoints import KEYS as CHECKPOINT_KEYS
 from harness.plugin import checked_config, load_submitted_checkpoint, received
 from data.episodes import EpisodeSampler, split_support_query
 from data.omniglot import load_omniglot
@@ -44,10 +45,11 @@ def assert_checkpoint_accuracy(evaluator, impl_root: Path, method: str, num_way:
     """Load the checkpoint here, let ``evaluator`` (the reference's code, on the grader) classify the grader's
     tasks with its weights, score it here."""
     name = f"{method}_K{num_support}_N{num_way}.pt"
-    checkpoint = load_submitted_checkpoint(impl_root, "hw2", name, ["method", "config", "state_dict"])
-    assert checkpoint["method"] == method, f"{name} holds a {checkpoint['method']!r} learner, not {method!r}"
+    checkpoint = load_submitted_checkpoint(impl_root, "hw2", name, list(CHECKPOINT_KEYS))
+    assert checkpoint["kind"] == method, f"{name} holds a {checkpoint['kind']!r} learner, not {method!r}"
     checked_config(checkpoint["config"], CONFIGS[method], name)
-    trained = (checkpoint.get("num_way"), checkpoint.get("num_support"))
+    task = checkpoint["task"] if isinstance(checkpoint["task"], dict) else {}
+    trained = (task.get("num_way"), task.get("num_support"))
     assert trained == (num_way, num_support), f"{name} was trained for {trained[0]}-way {trained[1]}-shot"
     support, support_labels, query, query_labels = grader_tasks(num_way, num_support, seed)
     logits = received(evaluator.call(hw2_probes.checkpoint_logits, checkpoint, support, support_labels, query, timeout=240),

@@ -255,13 +255,13 @@ def checkpoint_predictive(checkpoint: dict, x_support, y_support, x_query, probe
     Regression: the mixture's components, means and variances [S, B, M]. Classification: particle logits at the
     query inputs [B, P, M] and at the probe inputs [B, P, V].
     """
-    from hw3.main import build_model
+    from hw3.models import build_model
 
-    model = build_model(checkpoint["method"], checkpoint["config"])
+    model = build_model(checkpoint["kind"], checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     model.eval()
     torch.manual_seed(0)
-    if checkpoint["family"] == "attributes":
+    if checkpoint["task"]["family"] == "attributes":
         return {"logits": model.particle_outputs(x_support, y_support, x_query),
                 "probe_logits": model.particle_outputs(x_support, y_support, probes)}
     chunks = [model.components(x_support[start:start + 25], y_support[start:start + 25], x_query[start:start + 25])

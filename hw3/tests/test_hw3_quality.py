@@ -13,6 +13,7 @@ import torch
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw3_probes
+from common.checkpoints import KEYS as CHECKPOINT_KEYS
 from harness.plugin import checked_config, load_submitted_checkpoint, received
 from data.attributes import AmbiguousAttributes, all_attribute_vectors, concept_labels, features
 from data.regression import RegressionTasks
@@ -30,10 +31,11 @@ CONFIGS = {"cnp": {"hidden": (int, 1, 512)}, "latent": {"hidden": (int, 1, 512),
                     "num_inner_steps": (int, 1, 10), "inner_lr": (float, 0.0, 10.0), "first_order": {True, False}}}
 
 
-def load_checkpoint(impl_root: Path, name: str, family: str, method: str) -> dict:
-    checkpoint = load_submitted_checkpoint(impl_root, "hw3", name, ["method", "family", "config", "state_dict"])
-    assert checkpoint["family"] == family, f"{name} was trained on {checkpoint['family']!r} tasks, not {family!r}"
-    assert checkpoint["method"] == method, f"{name} holds a {checkpoint['method']!r} model, not {method!r}"
+def submitted_checkpoint(impl_root: Path, name: str, family: str, method: str) -> dict:
+    checkpoint = load_submitted_checkpoint(impl_root, "hw3", name, list(CHECKPOINT_KEYS))
+    trained_on = checkpoint["task"].get("family") if isinstance(checkpoint["task"], dict) else None
+    assert trained_on == family, f"{name} was trained on {trained_on!r} tasks, not {family!r}"
+    assert checkpoint["kind"] == method, f"{name} holds a {checkpoint['kind']!r} model, not {method!r}"
     checked_config(checkpoint["config"], CONFIGS[method], name)
     return checkpoint
 
@@ -69,7 +71,7 @@ def regression_quality(evaluator, checkpoint: dict, seed: int) -> dict:
 @number("5.1")
 def test_cnp_nll_on_sinusoids(evaluator, impl_root, grader_seed):
     """cnp_sinusoid.pt: NLL per query point at K=5"""
-    quality = regression_quality(evaluator, load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp"), grader_seed)
+    quality = regression_quality(evaluator, submitted_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp"), grader_seed)
     print(f"NLL {quality['nll']:.3f} on {NUM_TASKS} tasks, K={NUM_SUPPORT} (threshold {THRESHOLDS['cnp_nll']}; "
           f"the Bayes-optimal predictor: about 0.41)")
     assert quality["nll"] <= THRESHOLDS["cnp_nll"], f"NLL {quality['nll']:.3f} is above {THRESHOLDS['cnp_nll']}: {TRAIN_HINT}"
@@ -79,7 +81,7 @@ def test_cnp_nll_on_sinusoids(evaluator, impl_root, grader_seed):
 @number("5.2")
 def test_cnp_is_calibrated(evaluator, impl_root, grader_seed):
     """cnp_sinusoid.pt: 90% interval coverage and quantile calibration error at K=5"""
-    quality = regression_quality(evaluator, load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp"), grader_seed)
+    quality = regression_quality(evaluator, submitted_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp"), grader_seed)
     low, high = THRESHOLDS["coverage"]
     print(f"90% coverage {quality['coverage']:.3f} (in [{low}, {high}]), calibration error {quality['calibration']:.4f} "
           f"(at most {THRESHOLDS['calibration']})")
@@ -91,7 +93,7 @@ def test_cnp_is_calibrated(evaluator, impl_root, grader_seed):
 @number("5.3")
 def test_active_learning_beats_random_picks(evaluator, impl_root, grader_seed):
     """cnp_sinusoid.pt: MSE after 2 and 3 points picked by maximum predictive entropy, against random picks"""
-    checkpoint = load_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp")
+    checkpoint = submitted_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp")
     tasks = RegressionTasks("sinusoid", seed=grader_seed + 1).sample(200, 0, 150)
     x_pool, y_pool, x_test, y_test = (tasks.x_query[:, :100], tasks.y_query[:, :100], tasks.x_query[:, 100:],
                                       tasks.y_query[:, 100:])
@@ -126,7 +128,7 @@ def test_active_learning_beats_random_picks(evaluator, impl_root, grader_seed):
 @number("5.4")
 def test_latent_model_nll_on_sinusoids(evaluator, impl_root, grader_seed):
     """latent_sinusoid.pt: NLL per query point at K=5"""
-    quality = regression_quality(evaluator, load_checkpoint(impl_root, "latent_sinusoid.pt", "sinusoid", "latent"), grader_seed)
+    quality = regression_quality(evaluator, submitted_checkpoint(impl_root, "latent_sinusoid.pt", "sinusoid", "latent"), grader_seed)
     print(f"NLL {quality['nll']:.3f} (threshold {THRESHOLDS['latent_nll']}), 90% coverage {quality['coverage']:.3f}")
     assert quality["nll"] <= THRESHOLDS["latent_nll"], f"NLL {quality['nll']:.3f} is above {THRESHOLDS['latent_nll']}: {TRAIN_HINT}"
 
@@ -135,7 +137,7 @@ def test_latent_model_nll_on_sinusoids(evaluator, impl_root, grader_seed):
 @number("5.5")
 def test_svgd_on_ambiguous_attributes(evaluator, impl_root, grader_seed):
     """svgd_attributes.pt: NLL, expected calibration error and mode coverage on ambiguous 1-shot tasks"""
-    checkpoint = load_checkpoint(impl_root, "svgd_attributes.pt", "attributes", "svgd")
+    checkpoint = submitted_checkpoint(impl_root, "svgd_attributes.pt", "attributes", "svgd")
     tasks = AmbiguousAttributes(seed=grader_seed + 3).sample(NUM_TASKS, 1, 20)
     probes = all_attribute_vectors().expand(NUM_TASKS, -1, -1)  # every noise-free example
     out = evaluator.call(hw3_probes.checkpoint_predictive, checkpoint, tasks.x_support, tasks.y_support, tasks.x_query,
