@@ -28,12 +28,12 @@ def run_grid(extra_args: list[str], runs_dir: Path) -> list[dict]:
     """Train every setting; return one row per setting."""
     rows = []
     checkpoints = runs_dir / "grid_checkpoints"
-    for num_shot, num_classes in GRID:
-        name = f"mann_K{num_shot}_N{num_classes}"
-        accuracy = train.main(["--num_shot", str(num_shot), "--num_classes", str(num_classes),
+    for num_support, num_way in GRID:
+        name = f"mann_K{num_support}_N{num_way}"
+        accuracy = train.main(["--num_support", str(num_support), "--num_way", str(num_way),
                                "--runs_dir", str(runs_dir), *extra_args, "--checkpoint_dir", str(checkpoints)])
         checkpoint = torch.load(checkpoints / f"{name}.pt", weights_only=True)
-        rows.append({"K": num_shot, "N": num_classes, "name": name, "test_accuracy": accuracy,
+        rows.append({"K": num_support, "N": num_way, "name": name, "test_accuracy": accuracy,
                      "minutes": checkpoint["metadata"]["train_seconds"] / 60})
     return rows
 

@@ -53,8 +53,10 @@ def evaluate(model: nn.Module, tasks: DataGenerator, num_tasks: int, batch_size:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=["mann", "extension"], default="mann")
-    parser.add_argument("--num_classes", type=int, default=2, help="N, classes per task")
-    parser.add_argument("--num_shot", type=int, default=1, help="K, support drawings per class")
+    # The kit's names for N and K are --num_way and --num_support (as in hw2 and hw3); CS330's work too.
+    parser.add_argument("--num_way", "--num_classes", dest="num_way", type=int, default=2, help="N, classes per task")
+    parser.add_argument("--num_support", "--num_shot", dest="num_support", type=int, default=1,
+                        help="K, support drawings per class")
     parser.add_argument("--meta_batch_size", type=int, default=128, help="tasks per step")
     parser.add_argument("--hidden_dim", type=int, default=128, help="MANN's LSTM width")
     parser.add_argument("--learning_rate", type=float, default=1e-3)
@@ -73,11 +75,11 @@ def main(argv=None) -> float:
     args = parse_args(argv)
     seed_everything(args.random_seed)
     device = configure_device(args)
-    name = args.name or f"{args.model}_K{args.num_shot}_N{args.num_classes}"
-    samples = args.num_shot + 1
-    train_tasks = DataGenerator(args.num_classes, samples, "train", seed=args.random_seed)
-    test_tasks = DataGenerator(args.num_classes, samples, "test", seed=args.random_seed + 1)
-    config = {"num_classes": args.num_classes, "samples_per_class": samples}
+    name = args.name or f"{args.model}_K{args.num_support}_N{args.num_way}"
+    samples = args.num_support + 1
+    train_tasks = DataGenerator(args.num_way, samples, "train", seed=args.random_seed)
+    test_tasks = DataGenerator(args.num_way, samples, "test", seed=args.random_seed + 1)
+    config = {"num_classes": args.num_way, "samples_per_class": samples}
     if args.model == "mann":
         config["hidden_dim"] = args.hidden_dim
     model = build_model(args.model, config).to(device)
@@ -101,13 +103,13 @@ def main(argv=None) -> float:
             progress.set_postfix(loss=f"{loss.item():.3f}", test_acc=f"{test_accuracy:.3f}")
             plot_curves(log.path.with_name("accuracy.png"), log.column("step"),
                         {"train": log.column("train_accuracy"), "test": log.column("test_accuracy")},
-                        "meta-training step", "query accuracy", f"{name}: {args.num_classes}-way {args.num_shot}-shot")
+                        "meta-training step", "query accuracy", f"{name}: {args.num_way}-way {args.num_support}-shot")
     train_seconds = time.perf_counter() - start
 
-    final_tasks = DataGenerator(args.num_classes, samples, "test", seed=10_000 + args.random_seed)
+    final_tasks = DataGenerator(args.num_way, samples, "test", seed=10_000 + args.random_seed)
     _, accuracy = evaluate(model, final_tasks, args.num_test_tasks, 500, device)
     path = args.checkpoint_dir / f"{name}.pt"
-    save_checkpoint(path, args.model, config, model, {"num_way": args.num_classes, "num_support": args.num_shot},
+    save_checkpoint(path, args.model, config, model, {"num_way": args.num_way, "num_support": args.num_support},
                     test_accuracy=accuracy, train_seconds=train_seconds, args={k: str(v) for k, v in vars(args).items()})
     print(f"{name}: test accuracy {accuracy:.4f} on {args.num_test_tasks} tasks after {train_seconds / 60:.1f} min; "
           f"checkpoint {path}")
