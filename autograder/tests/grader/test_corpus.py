@@ -302,8 +302,11 @@ def run_grader(layout: str, root: Path, case: Case, port: int) -> dict:
         if relative == "hw0":
             shutil.rmtree(package)
         make_link(submission / relative, fill(target))
+    scratch = root / "tmp"  # the grading's temporary folders, and so its workers' command lines, name it
+    scratch.mkdir(exist_ok=True)
+    scratch.chmod(0o1777)
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KIT_PYTHON": sys.executable, "KIT_CALL_TIMEOUT": "5",
-           "OMNIGLOT_CACHE": str(root / "omniglot")}
+           "OMNIGLOT_CACHE": str(root / "omniglot"), "TMPDIR": str(scratch)}
     env.pop("KIT_ISOLATION", None)
     if layout.startswith("gradescope"):
         if layout == "gradescope-drop":
@@ -320,8 +323,9 @@ def run_grader(layout: str, root: Path, case: Case, port: int) -> dict:
             subprocess.run(["chown", "-R", "nobody", str(root / "results")], check=True)
             env["HOME"] = str(root / "results")
             become = become_nobody
-    subprocess.run(command, env=env, timeout=600, cwd=root / "source", preexec_fn=become,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ran = subprocess.run(command, env=env, timeout=600, cwd=root / "source", preexec_fn=become,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    (root / "grader-stderr.txt").write_bytes(ran.stderr)  # the staff-facing side, for a failing case's message
     text = out.read_bytes().decode("utf-8")  # strict: no lone surrogates
     return json.loads(text)
 
@@ -345,10 +349,11 @@ def worker_processes() -> dict[str, bytes]:
     return found
 
 
-def leftover_processes(before: dict[str, bytes]) -> list[str]:
-    """Workers and launchers that did not exist before the grading (this pytest may hold its own)."""
+def leftover_processes(before: dict[str, bytes], scratch: Path) -> list[str]:
+    """Workers and launchers of this grading still alive: new since ``before`` (this pytest may hold its own), and
+    with the grading's temporary folder ``scratch`` on their command line (other gradings on the machine have theirs)."""
     return [f"{pid}: {cmdline[:120]!r}" for pid, cmdline in worker_processes().items()
-            if before.get(pid) != cmdline]
+            if before.get(pid) != cmdline and str(scratch).encode() in cmdline]
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -372,11 +377,12 @@ def test_bad_submission_gets_its_grade_and_message(name, layout):
             listener.accept()  # nothing reached the test's port
     finally:
         listener.close()
-    leftover = leftover_processes(workers_before)
+    leftover = leftover_processes(workers_before, root / "tmp")
     assert not leftover, f"processes of the grading are left: {leftover}"
     validate(results)
     scores = {test["number"]: test["score"] for test in results["tests"]}
-    assert scores == case.scores, json.dumps(results, indent=1)[:3000]
+    assert scores == case.scores, (json.dumps(results, indent=1)[:3000] + "\ngrader's stderr:\n"
+                                   + (root / "grader-stderr.txt").read_text(errors="replace")[-2000:])
     everything = "\n".join([results["output"]] + [test["output"] for test in results["tests"]])
     for message in case.messages:
         assert message in everything, f"{message!r} not in the messages:\n{everything[:3000]}"
