@@ -78,6 +78,9 @@ def test_mode_coverage(impl):
     torch.testing.assert_close(got, torch.tensor([2 / 3]), msg="two of the three concepts are covered")
     strict = impl.call(hw3_probes.metric, "mode_coverage", hypotheses, concepts, agreement=0.99)
     torch.testing.assert_close(strict, torch.tensor([1 / 3]), msg="with agreement 0.99 only one concept is covered")
+    # Two tasks at once, each with concepts of its own: the second task's three hypotheses cover all three of its concepts.
+    two_tasks = impl.call(hw3_probes.metric, "mode_coverage", torch.cat([hypotheses, 1 - concepts]), torch.cat([concepts, 1 - concepts]))
+    torch.testing.assert_close(two_tasks, torch.tensor([2 / 3, 1.0]), msg="each task's hypotheses are compared with its own concepts")
     for constant in (0.0, 1.0):  # agreement means equal labels: a constant hypothesis agrees with each concept on half
         got = impl.call(hw3_probes.metric, "mode_coverage", torch.full((1, 1, 20), constant), concepts)
         torch.testing.assert_close(got, torch.tensor([0.0]), msg=f"a hypothesis that always says {constant:.0f} covers no concept")
