@@ -38,9 +38,11 @@ def test_interval_coverage_and_quantile_calibration(impl):
         assert abs(coverage - level) < 1e-6, f"a calibrated predictive's {level:.0%} interval should cover {level:.0%}, got {coverage}"
     error = impl.call(hw3_probes.metric, "quantile_calibration_error", uniform).item()
     assert error < 1e-3, f"evenly spread F(y) is perfectly calibrated, got an error of {error}"
-    constant = impl.call(hw3_probes.metric, "quantile_calibration_error", torch.full((10,), 0.5)).item()
-    expected = sum(abs((1.0 if p >= 0.5 else 0.0) - p) for p in [0.05 * k for k in range(1, 20)]) / 19
-    assert abs(constant - expected) < 1e-5, f"F(y) = 0.5 everywhere: expected an error of {expected:.4f}, got {constant:.4f}"
+    for value in (0.5, 0.25):  # F(y) exactly at a level counts as at most that level (F(y) <= p)
+        constant = impl.call(hw3_probes.metric, "quantile_calibration_error", torch.full((10,), value)).item()
+        expected = sum(abs((1.0 if p >= value else 0.0) - p) for p in [0.05 * k for k in range(1, 20)]) / 19
+        assert abs(constant - expected) < 1e-5, \
+            f"F(y) = {value} everywhere: expected an error of {expected:.4f}, got {constant:.4f}"
 
 
 @weight(2)
