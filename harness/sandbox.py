@@ -534,35 +534,13 @@ def remove_shared_memory_files(uid: int) -> None:
             pass
 
 
-def kill_uid(uid: int, wait_seconds: float = 10.0) -> None:
-    """SIGKILL every process of ``uid``, from a child that becomes that uid (so nothing else is hit), again
-    until none is left: a killed process takes a moment to go, and a busy machine makes that longer."""
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of ``uid``, from a child that becomes that uid (so nothing else is hit)."""
     def become():
         os.setgroups([])
         os.setgid(65534)
         os.setuid(uid)
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        subprocess.run(["kill", "-9", "-1"], preexec_fn=become, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not processes_of(uid) or time.monotonic() > deadline:
-            return
-        time.sleep(0.05)
-
-
-def processes_of(uid: int) -> list[int]:
-    """The pids of the live processes whose real uid is ``uid`` (Linux's /proc; empty elsewhere)."""
-    found = []
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit():
-            try:
-                status = Path(f"/proc/{entry}/status").read_text()
-            except OSError:
-                continue  # it is gone already
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            alive = fields.get("State", "").split()[:1] not in (["Z"], ["X"])  # a zombie holds nothing but its pid
-            if alive and fields.get("Uid", "").split()[:1] == [str(uid)]:
-                found.append(int(entry))
-    return found
+    subprocess.run(["kill", "-9", "-1"], preexec_fn=become, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 class MemoryWatchdog(threading.Thread):
