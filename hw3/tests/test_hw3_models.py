@@ -72,6 +72,9 @@ def test_svgd_direction_attracts_by_the_kernel_and_repels(impl):
     the repulsive term is the gradient of the kernel; the bandwidth is not differentiated"""
     single = impl.call(hw3_probes.svgd, torch.tensor([[[0.3, -0.2]]]), torch.tensor([[[1.5, 2.0]]]))["value"]
     torch.testing.assert_close(single, torch.tensor([[[1.5, 2.0]]]), msg="with one particle the direction is its score")
+    same = impl.call(hw3_probes.svgd, torch.zeros(1, 2, 2), torch.ones(1, 2, 2))["value"]
+    torch.testing.assert_close(same, torch.ones(1, 2, 2), msg="two particles at one point (median distance 0) follow "
+                               "their common score: the bandwidth must stay positive")
     pair = torch.tensor([[[0.0, 0.0], [0.1, 0.0]]])
     apart = impl.call(hw3_probes.svgd, pair, torch.zeros(1, 2, 2))["value"]
     assert apart[0, 0, 0] < 0 < apart[0, 1, 0], f"two particles with zero scores should move apart, got {apart.tolist()}"
