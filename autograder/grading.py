@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import signal
-import shutil
 import stat
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 from autograder.isolation import IsolationError, choose_box
-from autograder.kit import SHARED_PACKAGES, Kit, is_generated
+from autograder.kit import SHARED_PACKAGES, Kit, copy_files, is_generated
 from autograder.results import failed_results, gradescope_results, summary, validate
 from harness.sandbox import LEAN_MALLOC, Box, kill_uid, remove_shared_memory_files
 
@@ -115,9 +114,7 @@ def build_impl_tree(kit: Kit, hw: str, submission: Path, workdir: Path) -> tuple
     devices and hard links are refused with a note, so nothing outside the submission can be taken."""
     impl_root = workdir / "impl"
     package = impl_root / hw
-    for relative in kit.package_files(hw):
-        (package / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(kit.skeleton_dir(hw) / relative, package / relative)
+    copy_files(kit.skeleton_dir(hw), package, kit.package_files(hw))
     notes = []
     entries = walk_submission(submission)
     found = find_package(kit, hw, entries, submission)
@@ -169,11 +166,8 @@ def support_tree(kit: Kit, workdir: Path) -> Path:
     """A readable copy of the shared packages' source (no dataset cache), for the worker."""
     support = workdir / "support"
     for package in SHARED_PACKAGES:
-        for path in sorted((kit.root / package).rglob("*")):
-            relative = path.relative_to(kit.root)
-            if path.is_file() and not is_generated(relative):
-                (support / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, support / relative)
+        copy_files(kit.root, support, [path.relative_to(kit.root) for path in sorted((kit.root / package).rglob("*"))
+                                       if path.is_file() and not is_generated(path.relative_to(kit.root))])
     return support
 
 

@@ -34,6 +34,13 @@ GENERATED_PARTS = {"__pycache__", ".pytest_cache", "checkpoints", "runs", "cache
 GENERATED_SUFFIXES = {".pyc", ".pt", ".npz", ".zip", ".part"}
 
 
+def copy_files(source: Path, target: Path, relatives) -> None:
+    """Copy each file ``source / r`` to ``target / r``, making folders as needed."""
+    for relative in relatives:
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / relative, target / relative)
+
+
 def is_generated(relative: Path) -> bool:
     """True for a path (relative to a package folder or the kit) that a run made rather than a person."""
     return bool(GENERATED_PARTS.intersection(relative.parts)) or relative.suffix in GENERATED_SUFFIXES
@@ -101,12 +108,8 @@ class Kit:
         the graded modules, and the reference's checkpoints. Returns ``into``, where ``import hwN`` resolves."""
         for hw in homeworks or self.homeworks():
             target = into / hw
-            for relative in self.package_files(hw):
-                (target / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(self.skeleton_dir(hw) / relative, target / relative)
-            for relative in self.graded_files(hw):
-                (target / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(self.solution_dir(hw) / relative, target / relative)
+            copy_files(self.skeleton_dir(hw), target, self.package_files(hw))
+            copy_files(self.solution_dir(hw), target, self.graded_files(hw))  # over the skeletons
             if self.reference_checkpoints(hw).is_dir():
                 shutil.copytree(self.reference_checkpoints(hw), target / "checkpoints",
                                 ignore=shutil.ignore_patterns(".gitignore"), dirs_exist_ok=True)
