@@ -49,9 +49,8 @@ def run(name: str, threads: int, settings: list[tuple[int, int]], main_flags: li
         checkpoint, learner = hw2_main.load_learner(Path(scratch, f"{name}.pt"), torch.device("cpu"))
     results = []
     for way, shot in settings:
-        tasks = hw2_main.TaskSource("test", "published", way, shot, 15 if way <= 5 else 5, seed=30_000,
-                                    device=torch.device("cpu"))
-        mean, interval = mean_and_interval(hw2_main.evaluate(learner, tasks, 600))
+        tasks = hw2_main.task_sampler("test", "published", way, shot, 15 if way <= 5 else 5, seed=30_000)
+        mean, interval = mean_and_interval(hw2_main.evaluate(learner, tasks, 600, torch.device("cpu")))
         results.append({"way": way, "shot": shot, "test_accuracy": round(mean, 4), "interval": round(interval, 4)})
         print(results[-1], flush=True)
     OUT.mkdir(parents=True, exist_ok=True)

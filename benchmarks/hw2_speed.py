@@ -31,8 +31,10 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
 from benchmarks.hw2_time_to_accuracy import cpu_name
+from data.tasks import TaskBatch
 from hw2.backbone import ConvNet
 from hw2.maml import MAML
+from hw2.models import build_model
 from hw2.protonet import ProtoNet
 
 NUM_WAY, NUM_QUERY, TASKS = 5, 15, 16
@@ -44,12 +46,12 @@ def random_tasks(num_way: int, num_query: int, tasks: int, seed: int = 0):
     query = torch.rand(tasks, num_way * num_query, 1, 28, 28, generator=generator)
     support_labels = torch.arange(num_way).repeat(tasks, 1)
     query_labels = torch.arange(num_way).repeat_interleave(num_query).repeat(tasks, 1)
-    return support, support_labels, query, query_labels
+    return TaskBatch(support, support_labels, query, query_labels)
 
 
 def maml_loop(model: MAML, batch, autocast: bool = False) -> torch.Tensor:
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        loss, _, _ = model.outer_step(batch, train=True)
+        loss, _ = model.loss(batch)
     return loss
 
 
@@ -65,7 +67,8 @@ def maml_vmap(model: MAML, batch) -> torch.Tensor:
         adapted = {name: parameters[name] - inner_lr[name] * gradients[name] for name in parameters}
         return F.cross_entropy(functional_call(network, (adapted,), (query,)), query_labels)
 
-    return vmap(query_loss, in_dims=(None, 0, 0, 0, 0))(meta, *batch).mean()
+    tensors = batch.x_support, batch.y_support, batch.x_query, batch.y_query
+    return vmap(query_loss, in_dims=(None, 0, 0, 0, 0))(meta, *tensors).mean()
 
 
 def grouped_forward(network: ConvNet, images: torch.Tensor, parameters: dict) -> torch.Tensor:
@@ -83,7 +86,7 @@ def grouped_forward(network: ConvNet, images: torch.Tensor, parameters: dict) ->
 
 
 def maml_grouped(model: MAML, batch) -> torch.Tensor:
-    support, support_labels, query, query_labels = batch
+    support, support_labels, query, query_labels = batch.x_support, batch.y_support, batch.x_query, batch.y_query
     tasks = len(support)
 
     def task_losses(logits, labels):  # the sum over tasks of each task's mean: per-task gradients stay separate
@@ -98,7 +101,7 @@ def maml_grouped(model: MAML, batch) -> torch.Tensor:
 
 def protonet_step(model: ProtoNet, batch, autocast: bool = False) -> torch.Tensor:
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        loss, _, _ = model.step(batch)
+        loss, _ = model.loss(batch)
     return loss
 
 
@@ -116,12 +119,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
-    maml = MAML(NUM_WAY, 1, 0.4)
-    maml_nchw = MAML(NUM_WAY, 1, 0.4)
+    maml = build_model("maml", {"num_way": NUM_WAY})
+    maml_nchw = build_model("maml", {"num_way": NUM_WAY})
     maml_nchw.load_state_dict(maml.state_dict())
     maml_nchw.network.memory_format = torch.contiguous_format
-    protonet = ProtoNet()
-    protonet_nchw = ProtoNet()
+    protonet = build_model("protonet", {})
+    protonet_nchw = build_model("protonet", {})
     protonet_nchw.load_state_dict(protonet.state_dict())
     protonet_nchw.network.memory_format = torch.contiguous_format
     maml_batch = random_tasks(NUM_WAY, NUM_QUERY, TASKS)

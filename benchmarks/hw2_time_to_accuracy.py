@@ -60,9 +60,9 @@ def run(name: str, threads: int, main_flags: list[str], num_test_tasks: int, kee
             checkpoint, learner = hw2_main.load_learner(path, torch.device("cpu"))
             if curve and checkpoint["metadata"]["step"] == curve[-1]["step"]:
                 continue
-            tasks = hw2_main.TaskSource("test", checkpoint["task"]["protocol"], args.num_way, args.num_support, args.num_query,
-                                        seed=10_000, device=torch.device("cpu"))
-            mean, interval = mean_and_interval(hw2_main.evaluate(learner, tasks, num_test_tasks))
+            tasks = hw2_main.task_sampler("test", checkpoint["task"]["protocol"], args.num_way, args.num_support,
+                                          args.num_query, seed=10_000)
+            mean, interval = mean_and_interval(hw2_main.evaluate(learner, tasks, num_test_tasks, torch.device("cpu")))
             curve.append({"step": checkpoint["metadata"]["step"], "minutes": round(checkpoint["metadata"]["train_seconds"] / 60, 2),
                           "test_accuracy": round(mean, 4), "interval": round(interval, 4)})
             print(curve[-1], flush=True)

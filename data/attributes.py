@@ -26,19 +26,17 @@ from itertools import combinations
 
 import torch
 
+from data.tasks import TaskBatch
+
 NUM_ATTRIBUTES = 8
 FEATURE_NOISE_SD = 0.2
 CONCEPTS = torch.tensor(list(combinations(range(NUM_ATTRIBUTES), 2)))  # [28, 2]
 
 
 @dataclass(frozen=True)
-class ClassificationTaskBatch:
-    """B tasks. Features [B, 2K, A] / [B, M, A], labels float 0/1 [B, 2K, 1] / [B, M, 1]."""
+class ClassificationTaskBatch(TaskBatch):
+    """B tasks. Features [B, 2K, A] / [B, M, A], labels float 0/1 [B, 2K, 1] / [B, M, 1]; and the truth."""
 
-    x_support: torch.Tensor
-    y_support: torch.Tensor
-    x_query: torch.Tensor
-    y_query: torch.Tensor
     concept: torch.Tensor     # int64 [B, 2]: the hidden concept (a, b)
     consistent: torch.Tensor  # int64 [B, 3, 2]: (a, b), (a, c), (b, c), every concept that fits the support
 

@@ -7,8 +7,12 @@ PNG file.
 
     sampler = EpisodeSampler(load_omniglot(), character_split("train"), num_way=5,
                              num_support=1, num_query=15, seed=0)
-    images = sampler.sample(batch_size=16)          # float [16, 5, 16, 1, 28, 28]
-    support, support_labels, query, query_labels = split_support_query(images, num_support=1, generator=g)
+    batch = sampler.sample(batch_size=16)   # a TaskBatch (data/tasks.py)
+    batch.x_support                         # float [16, 5 * 1, 1, 28, 28], classes 0..4 in order
+    batch.x_query                           # float [16, 5 * 15, 1, 28, 28], shuffled
+
+hw1's black-box learners read a task as one sequence instead: ``as_sequences``
+lays a batch out that way.
 """
 from __future__ import annotations
 
@@ -16,14 +20,14 @@ import torch
 
 from data.omniglot import Omniglot
 from data.splits import Split
+from data.tasks import TaskBatch
 
 
 class EpisodeSampler:
-    """Seeded sampler of image episodes from one split.
+    """Seeded sampler of image episodes from one split; its generator is the only source of randomness.
 
-    ``sample`` returns float32 images in [0, 1] (ink = 1) of shape
-    ``[B, num_way, num_support + num_query, 1, 28, 28]``; the class of
-    ``images[b, n]`` is ``n``, with classes in random order in every episode.
+    ``sample`` returns a ``TaskBatch`` of float32 images in [0, 1] (ink = 1), [1, 28, 28] each, and int64
+    labels in 0..num_way-1; which character gets which label is random in every episode.
     """
 
     def __init__(self, omniglot: Omniglot, split: Split, num_way: int, num_support: int, num_query: int,
@@ -50,8 +54,14 @@ class EpisodeSampler:
         scores = torch.rand(batch_size, self.num_classes, generator=self.generator)
         return scores.topk(self.num_way, dim=1).indices
 
-    def sample(self, batch_size: int) -> torch.Tensor:
-        """A batch of episodes: float32 [B, num_way, num_support + num_query, 1, 28, 28]."""
+    def sample(self, batch_size: int) -> TaskBatch:
+        """B episodes: x_support [B, N*K, 1, 28, 28] with y_support int64 [B, N*K] in class order (0..0, 1..1, ...),
+        x_query [B, N*Q, 1, 28, 28] with y_query int64 [B, N*Q], shuffled in each episode."""
+        return split_support_query(self.sample_images(batch_size), self.num_support, self.generator)
+
+    def sample_images(self, batch_size: int) -> torch.Tensor:
+        """B episodes as one array: float32 [B, num_way, num_support + num_query, 1, 28, 28], where
+        ``images[b, n]`` are the drawings of class n."""
         classes = self.sample_classes(batch_size)
         drawings_per_class = self.num_support + self.num_query
         num_drawings = self.images.shape[1]
@@ -74,17 +84,17 @@ def rotate_by_class(images: torch.Tensor, quarter_turns: torch.Tensor) -> torch.
     return rotated
 
 
-def split_support_query(images: torch.Tensor, num_support: int, generator: torch.Generator | None = None):
-    """Flatten a batch of episodes into support and query sets.
+def split_support_query(images: torch.Tensor, num_support: int, generator: torch.Generator) -> TaskBatch:
+    """A batch of episodes as support and query sets.
 
     Args:
-        images: [B, N, K + Q, C, H, W] as returned by ``EpisodeSampler.sample``.
+        images: [B, N, K + Q, C, H, W], the drawings of class n at [:, n] (``EpisodeSampler.sample_images``).
         num_support: K.
-        generator: seeds the shuffle of the query set.
+        generator: draws the order of each episode's query set.
 
     Returns:
-        support [B, N*K, C, H, W], support_labels int64 [B, N*K] (class order: 0..0, 1..1, ...),
-        query [B, N*Q, C, H, W], query_labels int64 [B, N*Q] (shuffled in each episode).
+        x_support [B, N*K, C, H, W], y_support int64 [B, N*K] (class order: 0..0, 1..1, ...),
+        x_query [B, N*Q, C, H, W], y_query int64 [B, N*Q] (shuffled in each episode).
     """
     batch, num_way, per_class = images.shape[:3]
     num_query = per_class - num_support
@@ -97,4 +107,27 @@ def split_support_query(images: torch.Tensor, num_support: int, generator: torch
     order = torch.rand(batch, num_way * num_query, generator=generator).argsort(dim=1).to(images.device)
     query = query[torch.arange(batch, device=images.device).unsqueeze(1), order]
     query_labels = query_labels.gather(1, order)
-    return support, support_labels, query, query_labels
+    return TaskBatch(support, support_labels, query, query_labels)
+
+
+def as_sequences(batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """hw1's layout of a batch of episodes with one query image per class: each task as K + 1 rows of N images.
+
+    Args:
+        batch: x_support [B, N*K, 1, 28, 28] with y_support in class order (as ``EpisodeSampler.sample``
+            returns it), x_query [B, N, 1, 28, 28] with y_query a permutation of 0..N-1 in each task.
+
+    Returns:
+        images float [B, K + 1, N, 784]: row k < K holds drawing k of classes 0..N-1; row K the query images.
+        labels float one-hot [B, K + 1, N, N], the matching classes (the query row keeps its shuffled order).
+    """
+    batch_size, num_way = batch.x_query.shape[:2]
+    if batch.x_support.shape[1] % num_way or not torch.equal(batch.y_query.sort(1).values,
+                                                              torch.arange(num_way, device=batch.y_query.device).expand(batch_size, -1)):
+        raise ValueError("as_sequences needs one query image per class (num_query=1)")
+    num_support = batch.x_support.shape[1] // num_way
+    support = batch.x_support.flatten(2).view(batch_size, num_way, num_support, -1).transpose(1, 2)  # [B, K, N, 784]
+    images = torch.cat([support, batch.x_query.flatten(2).unsqueeze(1)], dim=1)
+    support_labels = batch.y_support.view(batch_size, num_way, num_support).transpose(1, 2)        # [B, K, N]
+    labels = torch.cat([support_labels, batch.y_query.unsqueeze(1)], dim=1)
+    return images, torch.nn.functional.one_hot(labels, num_way).float()

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 
+from data.tasks import TaskBatch
+
 FAMILIES = ("sinusoid", "line", "sinusoid_or_line")
 NOISE_SD = 0.3
 X_RANGE = (-5.0, 5.0)
@@ -32,7 +34,7 @@ AMPLITUDE_RANGE = (0.1, 5.0)
 PHASE_RANGE = (0.0, math.pi)
 SLOPE_RANGE = (-3.0, 3.0)
 INTERCEPT_RANGE = (-3.0, 3.0)
-SINUSOID, LINE = 0, 1  # values of TaskBatch.kind
+SINUSOID, LINE = 0, 1  # values of RegressionTaskBatch.kind
 
 
 def sinusoid(parameters: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -46,13 +48,9 @@ def line(parameters: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class TaskBatch:
-    """B regression tasks. Inputs and targets are [B, K, 1] (support) and [B, M, 1] (query)."""
+class RegressionTaskBatch(TaskBatch):
+    """B regression tasks. Inputs and targets are [B, K, 1] (support) and [B, M, 1] (query); and the truth."""
 
-    x_support: torch.Tensor
-    y_support: torch.Tensor
-    x_query: torch.Tensor
-    y_query: torch.Tensor
     kind: torch.Tensor        # int64 [B]: SINUSOID or LINE
     parameters: torch.Tensor  # float [B, 2]: (A, phi) of a sinusoid, (a, b) of a line
 
@@ -69,7 +67,7 @@ class RegressionTasks:
     def _uniform(self, shape, low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(shape, generator=self.generator)
 
-    def sample(self, batch_size: int, num_support: int, num_query: int) -> TaskBatch:
+    def sample(self, batch_size: int, num_support: int, num_query: int) -> RegressionTaskBatch:
         if num_support < 0 or num_query < 0 or batch_size < 1:
             raise ValueError("batch_size must be positive, num_support and num_query non-negative")
         if self.family == "sinusoid_or_line":
@@ -85,7 +83,7 @@ class RegressionTasks:
         f = torch.where((kind == SINUSOID).unsqueeze(1), sinusoid(parameters, x), line(parameters, x))
         y = f + self.noise_sd * torch.randn(x.shape, generator=self.generator)
         x, y = x.unsqueeze(-1), y.unsqueeze(-1)
-        return TaskBatch(x[:, :num_support], y[:, :num_support], x[:, num_support:], y[:, num_support:], kind, parameters)
+        return RegressionTaskBatch(x[:, :num_support], y[:, :num_support], x[:, num_support:], y[:, num_support:], kind, parameters)
 
 
 def _midpoints(low: float, high: float, count: int) -> torch.Tensor:

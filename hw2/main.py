@@ -28,9 +28,9 @@ from torch import nn
 from tqdm import trange
 
 from common.checkpoints import load_checkpoint, save_checkpoint
-from common.evaluation import accuracy, mean_and_interval
+from common.evaluation import mean_and_interval
 from common.training import CsvLog, add_device_arguments, configure_device, plot_curves, seed_everything
-from data.episodes import EpisodeSampler, split_support_query
+from data.episodes import EpisodeSampler
 from data.omniglot import OmniglotError, load_omniglot
 from data.splits import PROTOCOLS, character_split
 from hw2.models import build_model
@@ -38,31 +38,20 @@ from hw2.models import build_model
 CHECKPOINTS = Path("hw2/checkpoints")  # relative to the kit's folder, where the commands run
 
 
-class TaskSource:
-    """Batches of N-way K-shot tasks of one split, as (support, support_labels, query, query_labels)."""
-
-    def __init__(self, split: str, protocol: str, num_way: int, num_support: int, num_query: int, seed: int,
-                 device: torch.device):
-        omniglot = load_omniglot()
-        self.sampler = EpisodeSampler(omniglot, character_split(split, protocol), num_way, num_support, num_query, seed)
-        self.num_support = num_support
-        self.generator = torch.Generator().manual_seed(seed)
-        self.device = device
-
-    def sample(self, batch_size: int) -> tuple[torch.Tensor, ...]:
-        images = self.sampler.sample(batch_size)
-        return tuple(t.to(self.device) for t in split_support_query(images, self.num_support, self.generator))
+def task_sampler(split: str, protocol: str, num_way: int, num_support: int, num_query: int,
+                 seed: int) -> EpisodeSampler:
+    """Seeded N-way K-shot tasks of one split of Omniglot, as TaskBatches (data/tasks.py)."""
+    return EpisodeSampler(load_omniglot(), character_split(split, protocol), num_way, num_support, num_query, seed)
 
 
-def evaluate(learner: nn.Module, tasks: TaskSource, num_tasks: int) -> list[float]:
-    """Query accuracy of each of ``num_tasks`` tasks."""
+def evaluate(learner: nn.Module, tasks: EpisodeSampler, num_tasks: int, device: torch.device) -> list[float]:
+    """Query accuracy of each of ``num_tasks`` tasks, after the learner adapts to its support set."""
     learner.eval()
     accuracies = []
     for start in range(0, num_tasks, 25):
-        support, support_labels, query, query_labels = tasks.sample(min(25, num_tasks - start))
-        for task in range(len(support)):
-            logits = learner.predict(support[task], support_labels[task], query[task])
-            accuracies.append(accuracy(logits, query_labels[task]))
+        batch = tasks.sample(min(25, num_tasks - start)).to(device)
+        logits = learner.predict(batch.x_support, batch.y_support, batch.x_query)  # [B, M, N]
+        accuracies += (logits.argmax(-1) == batch.y_query).float().mean(1).tolist()
     learner.train()
     return accuracies
 
@@ -127,28 +116,34 @@ def test(args: argparse.Namespace, device: torch.device) -> float:
             else args.runs_dir / args.name / f"step{args.checkpoint_step}.pt")
     checkpoint, learner = load_learner(path, device)
     task, metadata = checkpoint["task"], checkpoint["metadata"]
-    tasks = TaskSource("test", task["protocol"], task["num_way"], task["num_support"],
-                       args.num_query, seed=10_000 + args.random_seed, device=device)
-    mean, interval = mean_and_interval(evaluate(learner, tasks, args.num_test_tasks))
+    tasks = task_sampler("test", task["protocol"], task["num_way"], task["num_support"], args.num_query,
+                         seed=10_000 + args.random_seed)
+    mean, interval = mean_and_interval(evaluate(learner, tasks, args.num_test_tasks, device))
     print(f"{path}: test accuracy {mean:.4f} +- {interval:.4f} (95% interval, {args.num_test_tasks} tasks, "
           f"step {metadata['step']}, {metadata['train_seconds'] / 60:.1f} min of training)")
     return mean
 
 
-def train(args: argparse.Namespace, device: torch.device) -> float:
-    config = ({"num_way": args.train_way or args.num_way, "num_inner_steps": args.num_inner_steps,
-               "inner_lr": args.inner_lr, "learn_inner_lrs": args.learn_inner_lrs, "first_order": args.first_order}
-              if args.method == "maml" else {})
-    if args.method == "maml" and args.train_way not in (None, args.num_way):
+def model_config(args: argparse.Namespace) -> dict:
+    """The constructor options of ``--method``'s learner (hw2/models.py), saved in its checkpoint."""
+    if args.method == "protonet":
+        return {}
+    if args.train_way not in (None, args.num_way):
         raise SystemExit("error: MAML's output layer has num_way classes: --train_way must equal --num_way")
+    return {"num_way": args.num_way, "num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr,
+            "learn_inner_lrs": args.learn_inner_lrs, "first_order": args.first_order}
+
+
+def train(args: argparse.Namespace, device: torch.device) -> float:
+    config = model_config(args)
     learner = build_model(args.method, config).to(device)
     optimizer = torch.optim.Adam([p for p in learner.parameters() if p.requires_grad], lr=args.outer_lr)
     schedule = (torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / args.num_train_iterations)))
                 if args.lr_schedule == "cosine" else None)
-    train_tasks = TaskSource("train", args.protocol, args.train_way or args.num_way, args.num_support, args.num_query,
-                             seed=args.random_seed, device=device)
-    val_tasks = TaskSource("val", args.protocol, args.num_way, args.num_support, args.num_query,
-                           seed=1_000 + args.random_seed, device=device)
+    train_tasks = task_sampler("train", args.protocol, args.train_way or args.num_way, args.num_support,
+                               args.num_query, seed=args.random_seed)
+    val_tasks = task_sampler("val", args.protocol, args.num_way, args.num_support, args.num_query,
+                             seed=1_000 + args.random_seed)
     log = CsvLog(args.runs_dir / args.name / "log.csv")
     print(f"{args.name}: {sum(p.numel() for p in learner.parameters()):,} parameters on {device}")
 
@@ -156,12 +151,7 @@ def train(args: argparse.Namespace, device: torch.device) -> float:
     progress = trange(1, args.num_train_iterations + 1, desc=args.name, unit="step")
     for step in progress:
         start = time.perf_counter()
-        task_batch = train_tasks.sample(args.batch_size)
-        if args.method == "maml":
-            loss, support_accuracies, query_accuracy = learner.outer_step(task_batch, train=True)
-            support_accuracy = support_accuracies[-1]
-        else:
-            loss, support_accuracy, query_accuracy = learner.step(task_batch)
+        loss, metrics = learner.loss(train_tasks.sample(args.batch_size).to(device))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -169,12 +159,13 @@ def train(args: argparse.Namespace, device: torch.device) -> float:
             schedule.step()
         train_seconds += time.perf_counter() - start
         if step % args.val_interval == 0 or step == args.num_train_iterations:
-            val_accuracy = sum(evaluate(learner, val_tasks, args.num_val_tasks)) / args.num_val_tasks
+            val_accuracy = sum(evaluate(learner, val_tasks, args.num_val_tasks, device)) / args.num_val_tasks
         if step % args.log_interval == 0 or step % args.val_interval == 0:
             log.write(step=step, seconds=round(train_seconds, 2), loss=round(loss.item(), 5),
-                      support_accuracy=round(support_accuracy, 4), query_accuracy=round(query_accuracy, 4),
+                      **{name: round(value, 4) for name, value in metrics.items()},
                       val_accuracy=round(val_accuracy, 4) if step % args.val_interval == 0 else "")
-            progress.set_postfix(loss=f"{loss.item():.3f}", query_acc=f"{query_accuracy:.3f}", val_acc=f"{val_accuracy:.3f}")
+            progress.set_postfix(loss=f"{loss.item():.3f}", query_acc=f"{metrics['query_accuracy']:.3f}",
+                                 val_acc=f"{val_accuracy:.3f}")
         if step % args.val_interval == 0:
             validated = [row for row in log.rows if row["val_accuracy"] != ""]
             plot_curves(log.path.with_name("accuracy.png"), [row["step"] for row in validated],
@@ -186,9 +177,9 @@ def train(args: argparse.Namespace, device: torch.device) -> float:
             print(f"{args.name}: time limit of {args.time_limit} min reached at step {step}")
             break
 
-    test_tasks = TaskSource("test", args.protocol, args.num_way, args.num_support, args.num_query,
-                            seed=10_000 + args.random_seed, device=device)
-    mean, interval = mean_and_interval(evaluate(learner, test_tasks, args.num_test_tasks))
+    test_tasks = task_sampler("test", args.protocol, args.num_way, args.num_support, args.num_query,
+                              seed=10_000 + args.random_seed)
+    mean, interval = mean_and_interval(evaluate(learner, test_tasks, args.num_test_tasks, device))
     path = args.checkpoint_dir / f"{args.name}.pt"
     save_run(path, args, config, learner, step, train_seconds, test_accuracy=mean, test_interval=interval)
     print(f"{args.name}: test accuracy {mean:.4f} +- {interval:.4f} on {args.num_test_tasks} tasks "

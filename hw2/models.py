@@ -1,18 +1,26 @@
-"""The learners a hw2 checkpoint can hold, built from its ``kind`` and ``config`` (see common/checkpoints.py)."""
+"""The learners a hw2 checkpoint can hold, built from its ``kind`` and ``config`` (see common/checkpoints.py).
+
+Both learners follow one contract: ``loss(batch) -> (loss, metrics)`` on a TaskBatch (data/tasks.py), and
+``predict(x_support, y_support, x_query) -> logits [B, M, N]``.
+"""
 from torch import nn
+
+from hw2.backbone import ConvNet
 
 KINDS = ("maml", "protonet")
 
 
 def build_model(kind: str, config: dict) -> nn.Module:
-    """A fresh learner of ``kind`` with the constructor arguments ``config``."""
+    """A fresh learner of ``kind``: MAML on the strided ConvNet with an N-way head (config: num_way and
+    MAML's options), or ProtoNet on the max-pooling ConvNet's 64-d embedding (config: empty)."""
     # Imported on demand: an unfinished MAML must not break ProtoNet, nor ProtoNet MAML.
     if kind == "maml":
         from hw2.maml import MAML
 
-        return MAML(**config)
+        options = dict(config)
+        return MAML(ConvNet(options.pop("num_way"), pooling="stride"), **options)
     if kind == "protonet":
         from hw2.protonet import ProtoNet
 
-        return ProtoNet(**config)
+        return ProtoNet(ConvNet(num_outputs=None, pooling="max"), **config)
     raise ValueError(f"unknown hw2 learner {kind!r}; one of {', '.join(KINDS)}")

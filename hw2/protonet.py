@@ -6,8 +6,8 @@ softmax over its negative squared Euclidean distances to the prototypes. The
 inner loop of MAML becomes a mean and a distance: nothing is optimised per
 task, and the embedding is meta-trained so that this simple rule works.
 
-    protonet = ProtoNet()
-    loss, support_accuracy, query_accuracy = protonet.step(task_batch)
+    protonet = ProtoNet(ConvNet(num_outputs=None, pooling="max"))
+    loss, metrics = protonet.loss(batch)      # batch: a TaskBatch (data/tasks.py)
     loss.backward()
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.evaluation import accuracy
-from hw2.backbone import ConvNet
+from data.tasks import TaskBatch
 
 
 def prototype_logits(support_features: torch.Tensor, support_labels: torch.Tensor, query_features: torch.Tensor,
@@ -41,38 +41,42 @@ def prototype_logits(support_features: torch.Tensor, support_labels: torch.Tenso
 
 
 class ProtoNet(nn.Module):
-    """A ConvNet embedding (the max-pooling variant, 64-d) and the prototype rule."""
+    """An embedding ``network`` (images [M, 1, 28, 28] -> features [M, D]) and the prototype rule."""
 
-    def __init__(self):
+    def __init__(self, network: nn.Module):
         super().__init__()
-        self.network = ConvNet(num_outputs=None, pooling="max")
+        self.network = network
 
-    def step(self, task_batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, float, float]:
+    def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss and accuracies of a batch of tasks.
 
         Args:
-            task_batch: (support [B, N*K, 1, 28, 28], support_labels int64 [B, N*K],
-                         query [B, N*Q, 1, 28, 28], query_labels int64 [B, N*Q]).
+            batch: x_support [B, N*K, 1, 28, 28], y_support int64 [B, N*K],
+                   x_query [B, N*Q, 1, 28, 28], y_query int64 [B, N*Q].
 
         Returns:
             loss: the query cross-entropy of ``prototype_logits``, averaged over the B tasks.
-            support_accuracy: accuracy of the prototype rule on the support images themselves.
-            query_accuracy: accuracy on the query images. Both averaged over tasks.
+            metrics: averages over the tasks of the accuracy of the prototype rule on the support
+                images themselves ("support_accuracy") and on the query images ("query_accuracy").
         """
-        support, support_labels, query, query_labels = task_batch
-        num_way = int(support_labels.max()) + 1
+        num_way = int(batch.y_support.max()) + 1
         losses, support_accuracies, query_accuracies = [], [], []
         # TODO: For each task b: embed its support and query images in one call of self.network
         #       (torch.cat, then split the [N*K + N*Q, D] features), compute the query logits with
         #       prototype_logits, the cross-entropy and both accuracies (for the support accuracy, classify the
         #       support features themselves). Append them to the three lists; the lines below average them.
-        raise NotImplementedError("TODO in ProtoNet.step(): see the comment above")
+        raise NotImplementedError("TODO in ProtoNet.loss(): see the comment above")
         count = len(losses)
-        return torch.stack(losses).mean(), sum(support_accuracies) / count, sum(query_accuracies) / count
+        metrics = {"support_accuracy": sum(support_accuracies) / count, "query_accuracy": sum(query_accuracies) / count}
+        return torch.stack(losses).mean(), metrics
 
     @torch.no_grad()
-    def predict(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        """Query logits [N*Q, N] of one task."""
-        features = self.network(torch.cat([support, query]))
-        num_way = int(support_labels.max()) + 1
-        return prototype_logits(features[:len(support)], support_labels, features[len(support):], num_way)
+    def predict(self, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
+        """Query logits [B, M, N] of each task (x_support [B, N*K, ...], y_support [B, N*K], x_query [B, M, ...])."""
+        num_way = int(y_support.max()) + 1
+        logits = []
+        for task in range(len(x_support)):
+            features = self.network(torch.cat([x_support[task], x_query[task]]))
+            logits.append(prototype_logits(features[:x_support.shape[1]], y_support[task],
+                                           features[x_support.shape[1]:], num_way))
+        return torch.stack(logits)

@@ -11,7 +11,7 @@ import functools
 import torch
 
 from data.attributes import AmbiguousAttributes, all_attribute_vectors, concept_labels, features
-from data.regression import BayesOptimal, RegressionTasks, TaskBatch
+from data.regression import BayesOptimal, RegressionTaskBatch, RegressionTasks
 from hw3.metrics import interval_coverage, mode_coverage, quantile_calibration_error, reliability
 
 TEST_SEED, VALIDATION_SEED = 20_000, 10_000
@@ -25,7 +25,7 @@ def regression_metrics(predictive: dict[str, torch.Tensor], y_query: torch.Tenso
             "calibration": quantile_calibration_error(predictive["cdf"])}
 
 
-def regression_tasks(family: str, num_support: int, num_tasks: int, num_query: int, seed: int) -> TaskBatch:
+def regression_tasks(family: str, num_support: int, num_tasks: int, num_query: int, seed: int) -> RegressionTaskBatch:
     """The held-out tasks of one evaluation: the same for every model, whatever else ran before."""
     return RegressionTasks(family, seed=seed + num_support).sample(num_tasks, num_support, num_query)
 

@@ -39,6 +39,7 @@ from common.training import (CsvLog, add_device_arguments, configure_device, plo
                              seed_everything)
 from data.attributes import NUM_ATTRIBUTES, AmbiguousAttributes
 from data.regression import RegressionTasks
+from data.tasks import TaskBatch
 from hw3.active import active_learning_curve
 from hw3.evaluate import TEST_SEED, VALIDATION_SEED, evaluate_classification, evaluate_regression
 from hw3.models import KINDS, build_model
@@ -49,10 +50,11 @@ TEST_SUPPORT_SIZES = (1, 2, 5, 10)
 
 
 def model_config(args: argparse.Namespace) -> dict:
+    """The constructor options of ``--method``'s model (hw3/models.py), saved in its checkpoint."""
     if args.method == "cnp":
         return {"hidden": args.hidden}
     if args.method == "latent":
-        return {"hidden": args.hidden, "latent_dim": args.latent_dim}
+        return {"hidden": args.hidden, "latent_dim": args.latent_dim, "num_samples": args.num_samples}
     classification = args.family == "attributes"
     return {"input_dim": NUM_ATTRIBUTES if classification else 1,
             "likelihood": "bernoulli" if classification else "gaussian", "num_particles": args.num_particles,
@@ -60,7 +62,7 @@ def model_config(args: argparse.Namespace) -> dict:
 
 
 class TaskSource:
-    """Batches of tasks of one family, with a support size drawn per batch."""
+    """TaskBatches (data/tasks.py) of one family, with a support size drawn per batch."""
 
     def __init__(self, family: str, min_support: int, max_support: int, num_query: int, seed: int):
         self.sampler = AmbiguousAttributes(seed) if family == "attributes" else RegressionTasks(family, seed=seed)
@@ -68,19 +70,10 @@ class TaskSource:
         self.num_query = num_query
         self.generator = torch.Generator().manual_seed(seed)
 
-    def sample(self, batch_size: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    def sample(self, batch_size: int) -> TaskBatch:
         low, high = self.support_sizes
         num_support = int(torch.randint(low, high + 1, (1,), generator=self.generator))
-        tasks = self.sampler.sample(batch_size, num_support, self.num_query)
-        return tuple(t.to(device) for t in (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query))
-
-
-def training_loss(model: nn.Module, method: str, batch: tuple[torch.Tensor, ...], num_samples: int) -> torch.Tensor:
-    if method == "latent":
-        return model.loss(*batch, num_samples=num_samples)
-    if method in ("ensemble", "svgd"):
-        return model.loss(*batch, train=True)
-    return model.loss(*batch)
+        return self.sampler.sample(batch_size, num_support, self.num_query)
 
 
 def validate(model: nn.Module, family: str, num_tasks: int, device: torch.device) -> tuple[float, float]:
@@ -205,7 +198,7 @@ def train(args: argparse.Namespace, device: torch.device) -> None:
     progress = trange(1, args.num_train_iterations + 1, desc=args.name, unit="step")
     for step in progress:
         start = time.perf_counter()
-        loss = training_loss(model, args.method, tasks.sample(args.batch_size, device), args.num_samples)
+        loss, metrics = model.loss(tasks.sample(args.batch_size).to(device))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -215,6 +208,7 @@ def train(args: argparse.Namespace, device: torch.device) -> None:
             val_nll, optimum_nll = validate(model, args.family, args.num_val_tasks, device)
         if step % args.log_interval == 0 or validating:
             log.write(step=step, seconds=round(train_seconds, 2), loss=round(loss.item(), 5),
+                      **{name: round(value, 5) for name, value in metrics.items()},
                       val_nll=round(val_nll, 4) if validating else "", optimum_nll=round(optimum_nll, 4) if validating else "")
             progress.set_postfix(loss=f"{loss.item():.3f}", val_nll=f"{val_nll:.3f}", optimum=f"{optimum_nll:.3f}")
         if validating:

@@ -1,12 +1,19 @@
-"""The models a hw3 checkpoint can hold, built from its ``kind`` and ``config`` (see common/checkpoints.py)."""
+"""The models a hw3 checkpoint can hold, built from its ``kind`` and ``config`` (see common/checkpoints.py).
+
+Every model follows one contract: ``loss(batch) -> (loss, metrics)`` on a TaskBatch (data/tasks.py), and
+``predict(x_support, y_support, x_query, y_query=None)`` -> the predictive's tensors, [B, M] each.
+"""
 from torch import nn
+
+from hw3.networks import BatchedMLP
 
 KINDS = ("cnp", "latent", "ensemble", "svgd")
 
 
 def build_model(kind: str, config: dict) -> nn.Module:
     """A fresh model of ``kind`` with the constructor arguments ``config``; "ensemble" and "svgd" are both a
-    ParticleMAML, without and with SVGD's repulsion."""
+    ParticleMAML on an MLP of ``input_dim`` inputs and two hidden layers of ``hidden`` (default 40) units,
+    without and with SVGD's repulsion."""
     # Imported on demand: one unfinished method must not break the others.
     if kind == "cnp":
         from hw3.cnp import ConditionalNeuralProcess
@@ -19,5 +26,8 @@ def build_model(kind: str, config: dict) -> nn.Module:
     if kind in ("ensemble", "svgd"):
         from hw3.particles import ParticleMAML
 
-        return ParticleMAML(**config, svgd=kind == "svgd")
+        options = dict(config)
+        hidden = options.pop("hidden", 40)
+        network = BatchedMLP([options.pop("input_dim", 1), hidden, hidden, 1])
+        return ParticleMAML(network, **options, svgd=kind == "svgd")
     raise ValueError(f"unknown hw3 model {kind!r}; one of {', '.join(KINDS)}")

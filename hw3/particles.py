@@ -15,10 +15,12 @@ the support set by gradient steps, as MAML does. Two ways to adapt:
   under the particles' mixture, which rewards particles that explain the data in
   different ways.
 
-The particles of all tasks are adapted at once on a ``BatchedMLP``.
+The particles of all tasks are adapted at once, on a network that runs P
+parameter vectors at once (``BatchedMLP``). In training mode (``model.train()``)
+the meta-gradient flows through the adaptation; in evaluation mode it does not.
 
-    model = ParticleMAML(likelihood="gaussian", svgd=True)
-    loss = model.loss(x_support, y_support, x_query, y_query, train=True)
+    model = ParticleMAML(BatchedMLP([1, 40, 40, 1]), likelihood="gaussian", svgd=True)
+    loss, metrics = model.loss(batch)         # batch: a TaskBatch (data/tasks.py)
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from data.tasks import TaskBatch
 from hw3.distributions import gaussian_log_likelihood, mixture_log_likelihood, regression_predictive
 from hw3.networks import BatchedMLP
 
@@ -54,10 +57,10 @@ def svgd_direction(particles: torch.Tensor, scores: torch.Tensor) -> torch.Tenso
 
 
 class ParticleMAML(nn.Module):
-    """P particles of a small MLP, meta-learned initial positions, adapted per task by gradient steps.
+    """P particles of a network's parameters, meta-learned initial positions, adapted per task by gradient steps.
 
     Args:
-        input_dim: 1 for regression, the number of attributes for classification.
+        network: runs P parameter vectors at once (a ``BatchedMLP`` with one output).
         likelihood: "gaussian" (regression; a meta-learned noise level) or "bernoulli" (binary labels).
         num_particles: P.
         num_inner_steps, inner_lr: the adaptation (the rate is meta-learned, in log space).
@@ -65,14 +68,13 @@ class ParticleMAML(nn.Module):
         first_order: drop the second-order terms of the meta-gradient.
     """
 
-    def __init__(self, input_dim: int = 1, likelihood: str = "gaussian", num_particles: int = 10,
-                 num_inner_steps: int = 1, inner_lr: float = 1e-3, svgd: bool = True, hidden: int = 40,
-                 first_order: bool = False):
+    def __init__(self, network: BatchedMLP, likelihood: str = "gaussian", num_particles: int = 10,
+                 num_inner_steps: int = 1, inner_lr: float = 1e-3, svgd: bool = True, first_order: bool = False):
         super().__init__()
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {LIKELIHOODS}")
         self.likelihood, self.num_inner_steps, self.svgd, self.first_order = likelihood, num_inner_steps, svgd, first_order
-        self.network = BatchedMLP([input_dim, hidden, hidden, 1])
+        self.network = network
         self.initial = nn.Parameter(self.network.initial(num_particles))                 # [P, D]
         self.log_inner_lr = nn.Parameter(torch.tensor(math.log(inner_lr)))
         self.log_noise_sd = nn.Parameter(torch.tensor(math.log(0.5)), requires_grad=likelihood == "gaussian")
@@ -85,13 +87,13 @@ class ParticleMAML(nn.Module):
             return -F.binary_cross_entropy_with_logits(output, target, reduction="none")
         return gaussian_log_likelihood(target, output, (2 * self.log_noise_sd).exp())
 
-    def adapt(self, x_support: torch.Tensor, y_support: torch.Tensor, train: bool) -> torch.Tensor:
+    def adapt(self, x_support: torch.Tensor, y_support: torch.Tensor) -> torch.Tensor:
         """Particles adapted to each task's support set: [B, K, _] inputs -> [B, P, D].
 
         Each step moves every particle by exp(log_inner_lr) times a direction: its own score (the
         gradient of its support log-likelihood, summed over the K points) for an ensemble, or
         ``svgd_direction`` of all the scores with SVGD. The steps stay differentiable with respect to
-        the meta-parameters when ``train`` (second order unless ``first_order``).
+        the meta-parameters in training mode, ``self.training`` (second order unless ``first_order``).
         """
         particles = self.initial.unsqueeze(0).expand(len(x_support), -1, -1)
         # TODO: For each inner step: the support log-likelihood per particle [B, P] (self.log_likelihood summed over
@@ -101,8 +103,8 @@ class ParticleMAML(nn.Module):
         raise NotImplementedError("TODO in ParticleMAML.adapt(): see the comment above")
         return particles
 
-    def loss(self, x_support, y_support, x_query, y_query, train: bool = True) -> torch.Tensor:
-        """The meta-training loss of a task batch, per query point: a scalar.
+    def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        """The meta-training loss of a task batch, per query point: a scalar; and the inner rate and noise level.
 
         SVGD: minus the log-likelihood of each task's whole query set under the particles' mixture,
         log (1/P) sum_p prod_m p(y_m | x_m, particle p), divided by M and averaged over tasks.
@@ -111,6 +113,7 @@ class ParticleMAML(nn.Module):
         # TODO: Adapt, then self.log_likelihood on the query set [B, P, M]. For SVGD the mixture is over whole
         #       functions, so sum over points before mixing over particles (mixture_log_likelihood along dim 1).
         raise NotImplementedError("TODO in ParticleMAML.loss(): see the comment above")
+        return loss, {"inner_lr": self.log_inner_lr.exp().item(), "noise_sd": self.log_noise_sd.exp().item()}
 
     def components(self, x_support, y_support, x_query) -> tuple[torch.Tensor, torch.Tensor]:
         """Regression: the mixture of the adapted particles, means and variances [P, B, M]."""
@@ -144,7 +147,7 @@ class ParticleMAML(nn.Module):
         for start in range(0, len(x), tasks_per_chunk):
             chunk = slice(start, start + tasks_per_chunk)
             with torch.enable_grad():  # adaptation differentiates the support likelihood
-                particles = self.adapt(x_support[chunk], y_support[chunk], train=False).detach()
+                particles = self.adapt(x_support[chunk], y_support[chunk]).detach()
             parts.append(self.network(particles, x[chunk]).squeeze(-1))
         return torch.cat(parts)
 

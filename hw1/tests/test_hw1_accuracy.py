@@ -15,7 +15,7 @@ from gradescope_utils.autograder_utils.decorators import number, weight
 import hw1_probes
 from common.checkpoints import KEYS as CHECKPOINT_KEYS
 from harness.plugin import checked_config, load_submitted_checkpoint, received
-from data.episodes import EpisodeSampler
+from data.episodes import EpisodeSampler, as_sequences
 from data.omniglot import load_omniglot
 from data.splits import character_split
 
@@ -28,12 +28,8 @@ EXTENSION_THRESHOLD = 0.85
 def grader_tasks(num_classes: int, num_shot: int, seed: int):
     """Test tasks in the homework's layout: (images, labels with zeroed query row, query targets [B, N])."""
     sampler = EpisodeSampler(load_omniglot(), character_split("test"), num_classes, num_shot, 1, seed=seed)
-    images = sampler.sample(NUM_TASKS).flatten(3).transpose(1, 2).contiguous()  # [B, K+1, N, 784]
-    labels = torch.eye(num_classes).repeat(NUM_TASKS, num_shot + 1, 1, 1)
-    order = torch.rand(NUM_TASKS, num_classes, generator=torch.Generator().manual_seed(seed + 1)).argsort(1)
-    tasks = torch.arange(NUM_TASKS).unsqueeze(1)
-    images[:, -1] = images[tasks, -1, order]
-    targets = order.clone()  # the class of each query position
+    images, labels = as_sequences(sampler.sample(NUM_TASKS))  # [B, K+1, N, 784], [B, K+1, N, N]
+    targets = labels[:, -1].argmax(-1)  # the class of each query position
     labels[:, -1] = 0
     return images, labels, targets
 

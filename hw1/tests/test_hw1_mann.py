@@ -5,7 +5,7 @@ from gradescope_utils.autograder_utils.decorators import number, weight
 
 import hw1_probes
 from harness.plugin import received
-from data.episodes import EpisodeSampler
+from data.episodes import EpisodeSampler, as_sequences
 from data.omniglot import load_omniglot
 from data.splits import character_split
 
@@ -59,12 +59,7 @@ def test_short_training_on_omniglot_lowers_the_loss(impl, evaluator):
     """600 steps of meta-training on real Omniglot lower the query loss on held-out characters (2-way 1-shot)"""
     train = torch.from_numpy(load_omniglot().images[character_split("train").characters])
     trained = impl.call(hw1_probes.short_training, train, steps=600, timeout=300)
-    held_out = EpisodeSampler(load_omniglot(), character_split("val"), 2, 1, 1, seed=5).sample(256)
-    images = held_out.flatten(3).transpose(1, 2).contiguous()  # [B, K+1, N, 784]
-    labels = torch.eye(2).repeat(256, 2, 1, 1)
-    order = torch.rand(256, 2, generator=torch.Generator().manual_seed(5)).argsort(1)  # the query row shuffled
-    tasks = torch.arange(256).unsqueeze(1)
-    images[:, -1], labels[:, -1] = images[tasks, -1, order], labels[tasks, -1, order]
+    images, labels = as_sequences(EpisodeSampler(load_omniglot(), character_split("val"), 2, 1, 1, seed=5).sample(256))
     # The weights are judged here (with the reference's code on the grader), with the query labels hidden.
     before, after = (received(evaluator.call(hw1_probes.query_loss_of_weights, state, images, labels), shape=(),
                               name="the query loss").item() for state in (None, trained["state_dict"]))

@@ -4,31 +4,34 @@ import torch.nn.functional as F
 
 
 def seeded_tasks(seed: int, num_way: int, num_support: int, num_query: int, batch_size: int = 2):
-    """Random images in the layout of a task batch: support in class order, query shuffled."""
+    """A TaskBatch of random images, as the sampler lays it out: support in class order, query shuffled."""
+    from data.tasks import TaskBatch
+
     generator = torch.Generator().manual_seed(seed)
     support = torch.rand(batch_size, num_way * num_support, 1, 28, 28, generator=generator)
     query = torch.rand(batch_size, num_way * num_query, 1, 28, 28, generator=generator)
     support_labels = torch.arange(num_way).repeat_interleave(num_support).repeat(batch_size, 1)
     query_labels = torch.stack([torch.arange(num_way).repeat_interleave(num_query)[torch.randperm(num_way * num_query, generator=generator)]
                                 for _ in range(batch_size)])
-    return support, support_labels, query, query_labels
+    return TaskBatch(support, support_labels, query, query_labels)
 
 
 def seeded_maml(seed: int, num_way: int, num_inner_steps: int, inner_lr: float = 0.4, learn_inner_lrs: bool = False,
                 first_order: bool = False):
-    from hw2.maml import MAML
+    from hw2.models import build_model
 
     torch.manual_seed(seed)
-    return MAML(num_way, num_inner_steps, inner_lr, learn_inner_lrs, first_order)
+    return build_model("maml", {"num_way": num_way, "num_inner_steps": num_inner_steps, "inner_lr": inner_lr,
+                                "learn_inner_lrs": learn_inner_lrs, "first_order": first_order})
 
 
 def maml_adapt(seed: int, num_way: int = 3, num_support: int = 2, num_inner_steps: int = 1, train: bool = True,
                inner_lr: float = 0.4) -> dict:
-    """Adapted parameters and support accuracies of a seeded MAML on one seeded task."""
-    model = seeded_maml(seed, num_way, num_inner_steps, inner_lr)
+    """Adapted parameters and support accuracies of a seeded MAML on one seeded task, in training mode or not."""
+    model = seeded_maml(seed, num_way, num_inner_steps, inner_lr).train(train)
     before = {name: tensor.detach().clone() for name, tensor in model.network.named_parameters()}
-    support, support_labels, _, _ = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
-    parameters, accuracies = model.adapt(support[0], support_labels[0], train=train)
+    task = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    parameters, accuracies = model.adapt(task.x_support[0], task.y_support[0])
     unchanged = all(torch.equal(before[name], tensor) for name, tensor in model.network.named_parameters())
     return {"parameters": {name: tensor.detach() for name, tensor in parameters.items()},
             "keeps_graph": {name: tensor.requires_grad for name, tensor in parameters.items()},
@@ -39,7 +42,8 @@ def sgd_steps(seed: int, num_steps: int = 1, num_way: int = 3, num_support: int 
     """What the inner loop must give, computed here from the provided network alone: the parameters after
     ``num_steps`` plain gradient steps, and the support accuracy before each step and after the last."""
     model = seeded_maml(seed, num_way, num_steps, inner_lr)
-    support, support_labels, _, _ = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    task = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    support, support_labels = task.x_support, task.y_support
     parameters = dict(model.network.named_parameters())
     accuracies = []
     for _ in range(num_steps + 1):
@@ -54,18 +58,41 @@ def sgd_steps(seed: int, num_steps: int = 1, num_way: int = 3, num_support: int 
             "accuracies": torch.stack(accuracies)}
 
 
-def maml_outer_step(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_inner_steps: int = 1,
-                    first_order: bool = False, learn_inner_lrs: bool = False, train: bool = True) -> dict:
-    """Loss, accuracies and meta-gradients of a seeded MAML on a seeded batch of two tasks."""
+def maml_loss(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_inner_steps: int = 1,
+              first_order: bool = False, learn_inner_lrs: bool = False, train: bool = True) -> dict:
+    """Loss, metrics and meta-gradients of a seeded MAML on a seeded batch of two tasks, in training mode or not."""
     model = seeded_maml(seed, num_way, num_inner_steps, learn_inner_lrs=learn_inner_lrs, first_order=first_order)
-    loss, support_accuracies, query_accuracy = model.outer_step(seeded_tasks(seed, num_way, num_support, num_query), train=train)
+    loss, metrics = model.train(train).loss(seeded_tasks(seed, num_way, num_support, num_query))
     gradients = {}
     if train:
         loss.backward()
         gradients = {name: p.grad for name, p in model.named_parameters() if p.requires_grad}
-    return {"loss": loss.detach(), "support_accuracies": torch.tensor(support_accuracies),
-            "query_accuracy": torch.tensor(query_accuracy), "gradients": gradients,
+    return {"loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
+            "gradients": gradients,
             "inner_lr_requires_grad": {name: p.requires_grad for name, p in model.inner_lrs.items()}}
+
+
+def maml_expected_accuracies(seed: int, num_inner_steps: int, num_way: int = 3, num_support: int = 1,
+                             num_query: int = 2, inner_lr: float = 0.4) -> dict:
+    """The metrics MAML.loss must report, computed here from the provided network alone: the support accuracy
+    before adaptation and after ``num_inner_steps`` plain gradient steps, and the adapted query accuracy, each
+    averaged over the two tasks of the seeded batch."""
+    model = seeded_maml(seed, num_way, num_inner_steps, inner_lr)
+    batch = seeded_tasks(seed, num_way, num_support, num_query)
+    correct = lambda logits, labels: (logits.argmax(-1) == labels).float().mean()  # noqa: E731
+    before, after, query = [], [], []
+    for task in range(len(batch)):
+        parameters = dict(model.network.named_parameters())
+        before.append(correct(model.network(batch.x_support[task], parameters), batch.y_support[task]))
+        for _ in range(num_inner_steps):
+            loss = F.cross_entropy(model.network(batch.x_support[task], parameters), batch.y_support[task])
+            gradients = torch.autograd.grad(loss, list(parameters.values()))
+            parameters = {name: (tensor - inner_lr * gradient).detach().requires_grad_()
+                          for (name, tensor), gradient in zip(parameters.items(), gradients)}
+        after.append(correct(model.network(batch.x_support[task], parameters), batch.y_support[task]))
+        query.append(correct(model.network(batch.x_query[task], parameters), batch.y_query[task]))
+    return {"support_accuracy_before": torch.stack(before).mean(), "support_accuracy": torch.stack(after).mean(),
+            "query_accuracy": torch.stack(query).mean()}
 
 
 def meta_gradient(seed: int, first_order: bool, num_way: int = 3, num_support: int = 1, num_query: int = 2) -> dict:
@@ -74,7 +101,8 @@ def meta_gradient(seed: int, first_order: bool, num_way: int = 3, num_support: i
     Second order: differentiate the query loss through the inner gradient step. First order: the query
     gradient at the adapted parameters, treated as constants."""
     model = seeded_maml(seed, num_way, 1)
-    support, support_labels, query, query_labels = seeded_tasks(seed, num_way, num_support, num_query)
+    batch = seeded_tasks(seed, num_way, num_support, num_query)
+    support, support_labels, query, query_labels = batch.x_support, batch.y_support, batch.x_query, batch.y_query
     names, tensors = zip(*model.network.named_parameters())
     total = [torch.zeros_like(tensor) for tensor in tensors]
     for task in range(len(support)):
@@ -102,48 +130,49 @@ def prototype_logits(support_features, support_labels, query_features, num_way: 
     return {"logits": logits.detach(), "support_gradient": support_features.grad, "query_gradient": query_features.grad}
 
 
-def protonet_step(seed: int, num_way: int = 3, num_support: int = 2, num_query: int = 2) -> dict:
-    """Loss, accuracies and gradients of a seeded ProtoNet on a seeded batch of two tasks."""
-    from hw2.protonet import ProtoNet
+def seeded_protonet(seed: int):
+    from hw2.models import build_model
 
     torch.manual_seed(seed)
-    model = ProtoNet()
-    loss, support_accuracy, query_accuracy = model.step(seeded_tasks(seed, num_way, num_support, num_query))
+    return build_model("protonet", {})
+
+
+def protonet_loss(seed: int, num_way: int = 3, num_support: int = 2, num_query: int = 2) -> dict:
+    """Loss, metrics and gradients of a seeded ProtoNet on a seeded batch of two tasks."""
+    model = seeded_protonet(seed)
+    loss, metrics = model.loss(seeded_tasks(seed, num_way, num_support, num_query))
     loss.backward()
-    return {"loss": loss.detach(), "support_accuracy": torch.tensor(support_accuracy),
-            "query_accuracy": torch.tensor(query_accuracy),
+    return {"loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
             "gradients": {name: p.grad for name, p in model.named_parameters()}}
 
 
 def protonet_expected_step(seed: int, num_way: int = 3, num_support: int = 2, num_query: int = 2) -> dict:
-    """What ProtoNet.step must give, computed here from the provided network alone: each task's support and
+    """What ProtoNet.loss must give, computed here from the provided network alone: each task's support and
     query images embedded in one call (batch statistics over both), prototypes, logits, cross-entropy."""
-    from hw2.protonet import ProtoNet
-
-    torch.manual_seed(seed)
-    network = ProtoNet().network
-    support, support_labels, query, query_labels = seeded_tasks(seed, num_way, num_support, num_query)
-    losses, query_accuracies = [], []
+    network = seeded_protonet(seed).network
+    batch = seeded_tasks(seed, num_way, num_support, num_query)
+    support, support_labels, query, query_labels = batch.x_support, batch.y_support, batch.x_query, batch.y_query
+    losses, query_accuracies, support_accuracies = [], [], []
     for task in range(len(support)):
         features = network(torch.cat([support[task], query[task]]))
         support_features, query_features = features[:len(support[task])], features[len(support[task]):]
         prototypes = torch.stack([support_features[support_labels[task] == n].mean(0) for n in range(num_way)])
-        logits = -(query_features.unsqueeze(1) - prototypes.unsqueeze(0)).square().sum(-1)
+        distances = lambda x: (x.unsqueeze(1) - prototypes.unsqueeze(0)).square().sum(-1)  # noqa: E731
+        logits = -distances(query_features)
         losses.append(F.cross_entropy(logits, query_labels[task]))
         query_accuracies.append((logits.argmax(-1) == query_labels[task]).float().mean())
-    return {"loss": torch.stack(losses).mean().detach(), "query_accuracy": torch.stack(query_accuracies).mean()}
+        support_accuracies.append((distances(support_features).argmin(-1) == support_labels[task]).float().mean())
+    return {"loss": torch.stack(losses).mean().detach(), "query_accuracy": torch.stack(query_accuracies).mean(),
+            "support_accuracy": torch.stack(support_accuracies).mean()}
 
 
 def short_training(train_images: torch.Tensor, method: str, steps: int, batch_size: int, seed: int = 0) -> dict:
     """A short 5-way 1-shot meta-training run (5 queries per class) on the training characters it is given
     (uint8 [C, 20, 28, 28]): its query accuracies and its weights, which the test evaluates on tasks of its own."""
     from data.episodes import split_support_query
-    from hw2.maml import MAML
-    from hw2.protonet import ProtoNet
 
-    torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model = MAML(5, 1, 0.4, first_order=True) if method == "maml" else ProtoNet()
+    model = fresh_learner(method, seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3 if method == "maml" else 1e-3)
     accuracies = []
     for _ in range(steps):
@@ -152,21 +181,24 @@ def short_training(train_images: torch.Tensor, method: str, steps: int, batch_si
         # Only the episode becomes float: the whole set as float would hold 60 MB more in the worker.
         episode = train_images[classes.unsqueeze(-1), drawings].unsqueeze(3).float() / 255  # [B, 5, 6, 1, 28, 28]
         batch = split_support_query(episode, 1, generator)
-        loss, _, query_accuracy = model.outer_step(batch, train=True) if method == "maml" else model.step(batch)
+        loss, metrics = model.loss(batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        accuracies.append(query_accuracy)
+        accuracies.append(metrics["query_accuracy"])
     return {"accuracies": torch.tensor(accuracies), "state_dict": model.state_dict()}
+
+
+def fresh_learner(method: str, seed: int = 0):
+    """The learner ``short_training`` starts from: first-order MAML (5-way, one step of 0.4) or ProtoNet."""
+    if method == "maml":
+        return seeded_maml(seed, 5, 1, 0.4, first_order=True)
+    return seeded_protonet(seed)
 
 
 def fresh_weights(method: str, seed: int = 0) -> dict:
     """The weights ``short_training`` starts from."""
-    from hw2.maml import MAML
-    from hw2.protonet import ProtoNet
-
-    torch.manual_seed(seed)
-    return (MAML(5, 1, 0.4, first_order=True) if method == "maml" else ProtoNet()).state_dict()
+    return fresh_learner(method, seed).state_dict()
 
 
 def checkpoint_logits(checkpoint: dict, support: torch.Tensor, support_labels: torch.Tensor,
@@ -177,5 +209,4 @@ def checkpoint_logits(checkpoint: dict, support: torch.Tensor, support_labels: t
     learner = build_model(checkpoint["kind"], checkpoint["config"])
     learner.load_state_dict(checkpoint["state_dict"])
     learner.eval()
-    return torch.stack([learner.predict(support[task].float() / 255, support_labels[task], query[task].float() / 255)
-                        for task in range(len(support))])
+    return learner.predict(support.float() / 255, support_labels, query.float() / 255)

@@ -3,7 +3,7 @@ import torch
 
 import hw2_probes
 from harness.plugin import received
-from data.episodes import EpisodeSampler, split_support_query
+from data.episodes import EpisodeSampler
 from data.omniglot import load_omniglot
 from data.splits import character_split
 
@@ -17,8 +17,8 @@ def short_training_accuracies(impl, evaluator, method: str, steps: int, batch_si
     train = torch.from_numpy(omniglot.images[character_split("train").characters])
     trained = impl.call(hw2_probes.short_training, train, method, steps=steps, batch_size=batch_size, timeout=300)
     sampler = EpisodeSampler(omniglot, character_split("val"), 5, 1, 5, seed=7)
-    support, support_labels, query, query_labels = split_support_query(sampler.sample(NUM_HELD_OUT), 1,
-                                                                       torch.Generator().manual_seed(7))
+    held_out = sampler.sample(NUM_HELD_OUT)
+    support, support_labels, query, query_labels = held_out.x_support, held_out.y_support, held_out.x_query, held_out.y_query
     as_pixels = lambda images: (images * 255).round().to(torch.uint8)  # noqa: E731
     config = {"num_way": 5, "num_inner_steps": 1, "inner_lr": 0.4, "learn_inner_lrs": False, "first_order": True} \
         if method == "maml" else {}

@@ -13,7 +13,7 @@ from gradescope_utils.autograder_utils.decorators import number, weight
 import hw2_probes
 from common.checkpoints import KEYS as CHECKPOINT_KEYS
 from harness.plugin import checked_config, load_submitted_checkpoint, received
-from data.episodes import EpisodeSampler, split_support_query
+from data.episodes import EpisodeSampler
 from data.omniglot import load_omniglot
 from data.splits import character_split
 
@@ -26,9 +26,8 @@ THRESHOLDS = {"protonet": 0.96, "maml": 0.93}
 def grader_tasks(num_way: int, num_support: int, seed: int) -> tuple[torch.Tensor, ...]:
     """Test tasks: support uint8 [B, N*K, 1, 28, 28], support labels, query uint8 [B, N*Q, ...], query labels."""
     sampler = EpisodeSampler(load_omniglot(), character_split("test"), num_way, num_support, NUM_QUERY, seed=seed)
-    support, support_labels, query, query_labels = split_support_query(
-        sampler.sample(NUM_TASKS), num_support, torch.Generator().manual_seed(seed + 1))
-    return as_pixels(support), support_labels, as_pixels(query), query_labels
+    tasks = sampler.sample(NUM_TASKS)
+    return as_pixels(tasks.x_support), tasks.y_support, as_pixels(tasks.x_query), tasks.y_query
 
 
 def as_pixels(images: torch.Tensor) -> torch.Tensor:

@@ -42,17 +42,18 @@ def test_inner_loop_leaves_the_meta_parameters_untouched(impl):
     """adapt builds new tensors; the meta-parameters are not modified in place"""
     for train in (True, False):
         got = impl.call(hw2_probes.maml_adapt, seed=2, num_inner_steps=3, train=train)
-        assert got["meta_parameters_unchanged"], f"adapt(train={train}) changed the network's own parameters"
+        mode = "training" if train else "evaluation"
+        assert got["meta_parameters_unchanged"], f"adapt in {mode} mode changed the network's own parameters"
     trained = impl.call(hw2_probes.maml_adapt, seed=2, num_inner_steps=1, train=True)
     assert all(trained["keeps_graph"].values()), \
-        "with train=True the adapted parameters must stay differentiable functions of the meta-parameters"
+        "in training mode the adapted parameters must stay differentiable functions of the meta-parameters"
 
 
 @weight(2)
 @number("1.4")
 def test_first_order_option_gives_the_first_order_gradient(impl, evaluator):
     """first_order=True: the meta-gradient is the query gradient at the adapted parameters"""
-    got = impl.call(hw2_probes.maml_outer_step, seed=3, first_order=True)["gradients"]
+    got = impl.call(hw2_probes.maml_loss, seed=3, first_order=True)["gradients"]
     expected = evaluator.call(hw2_probes.meta_gradient, seed=3, first_order=True)
     for name, gradient in expected.items():
         assert got.get(name) is not None, f"{name} received no meta-gradient"
@@ -63,14 +64,14 @@ def test_first_order_option_gives_the_first_order_gradient(impl, evaluator):
 @number("1.5")
 def test_second_order_terms_are_in_the_meta_gradient(impl, evaluator):
     """by default the meta-gradient differentiates through the inner gradient step (second-order terms)"""
-    got = impl.call(hw2_probes.maml_outer_step, seed=3)["gradients"]
+    got = impl.call(hw2_probes.maml_loss, seed=3)["gradients"]
     first = evaluator.call(hw2_probes.meta_gradient, seed=3, first_order=True)
     second = evaluator.call(hw2_probes.meta_gradient, seed=3, first_order=False)
     missing = [name for name in second if got.get(name) is None]
     assert not missing, f"{missing} received no meta-gradient"
     if all(torch.allclose(got[name], first[name], rtol=1e-3, atol=1e-6) for name in first):
-        raise AssertionError("the meta-gradient equals the first-order one: use create_graph=True when training "
-                             "(and not first_order)")
+        raise AssertionError("the meta-gradient equals the first-order one: use create_graph=True in training mode "
+                             "(self.training, and not first_order)")
     scale = max(gradient.abs().max().item() for gradient in second.values())  # biases before batch norm get ~0
     for name, gradient in second.items():
         torch.testing.assert_close(got[name], gradient, rtol=1e-3, atol=1e-5 * scale,
@@ -82,24 +83,29 @@ def test_second_order_terms_are_in_the_meta_gradient(impl, evaluator):
 @number("1.6")
 def test_learned_inner_rates_receive_gradients(impl):
     """with learn_inner_lrs, every inner learning rate receives a meta-gradient; without, none is trainable"""
-    learned = impl.call(hw2_probes.maml_outer_step, seed=4, learn_inner_lrs=True)
+    learned = impl.call(hw2_probes.maml_loss, seed=4, learn_inner_lrs=True)
     rates = {name: g for name, g in learned["gradients"].items() if name.startswith("inner_lrs.")}
     assert len(rates) == len(learned["inner_lr_requires_grad"]), "every inner learning rate should be trainable"
     for name, gradient in rates.items():
         assert gradient is not None and gradient.abs() > 0, f"{name} received no gradient: use self.inner_lrs[name]"
-    fixed = impl.call(hw2_probes.maml_outer_step, seed=4)
+    fixed = impl.call(hw2_probes.maml_loss, seed=4)
     assert not any(fixed["inner_lr_requires_grad"].values()), "inner learning rates must stay fixed by default"
 
 
 @weight(1)
 @number("1.7")
-def test_outer_step_reports_accuracies(impl):
-    """outer_step returns a scalar loss, num_inner_steps + 1 support accuracies and a query accuracy in [0, 1]"""
-    got = impl.call(hw2_probes.maml_outer_step, seed=5, num_inner_steps=2, train=False)
+def test_loss_reports_the_accuracies_of_the_learner_contract(impl, evaluator):
+    """loss(batch) returns a scalar loss and the metrics support_accuracy_before, support_accuracy and
+    query_accuracy: adapt's first and last support accuracies and the query accuracy, averaged over tasks"""
+    got = impl.call(hw2_probes.maml_loss, seed=5, num_inner_steps=2, train=False)
     assert got["loss"].shape == (), f"the loss should be a scalar, got shape {tuple(got['loss'].shape)}"
-    assert got["support_accuracies"].shape == (3,), f"expected 3 support accuracies, got {got['support_accuracies'].tolist()}"
-    values = torch.cat([got["support_accuracies"], got["query_accuracy"].view(1)])
+    names = {"support_accuracy_before", "support_accuracy", "query_accuracy"}
+    assert set(got["metrics"]) == names, f"expected the metrics {sorted(names)}, got {sorted(got['metrics'])}"
+    values = torch.stack(list(got["metrics"].values()))
     assert ((values >= 0) & (values <= 1)).all(), f"accuracies must lie in [0, 1], got {values.tolist()}"
+    expected = evaluator.call(hw2_probes.maml_expected_accuracies, seed=5, num_inner_steps=2)
+    for name, value in expected.items():
+        torch.testing.assert_close(got["metrics"][name], value, msg=f"{name}, averaged over the batch's tasks")
 
 
 @weight(2)

@@ -37,18 +37,20 @@ def test_support_order_does_not_matter_and_classes_follow_their_labels(impl):
 
 @weight(1)
 @number("2.3")
-def test_step_loss_is_the_query_cross_entropy(impl, evaluator):
-    """step returns the query cross-entropy of support and query embedded together, accuracies in [0, 1],
+def test_loss_is_the_query_cross_entropy(impl, evaluator):
+    """loss(batch) returns the query cross-entropy of support and query embedded together, accuracies in [0, 1],
     and gradients for every network parameter"""
-    got = impl.call(hw2_probes.protonet_step, seed=7)
+    got = impl.call(hw2_probes.protonet_loss, seed=7)
     assert got["loss"].shape == () and got["loss"] > 0, f"expected a positive scalar loss, got {got['loss']}"
     expected = evaluator.call(hw2_probes.protonet_expected_step, seed=7)  # from the provided network alone
     torch.testing.assert_close(got["loss"], expected["loss"], rtol=1e-4, atol=1e-6,
                                msg="the loss should be the query cross-entropy averaged over tasks, with each task's "
                                    "support and query images embedded in one call (batch norm sees both)")
-    torch.testing.assert_close(got["query_accuracy"], expected["query_accuracy"], msg="the query accuracy")
-    for key in ("support_accuracy", "query_accuracy"):
-        assert 0 <= got[key] <= 1, f"{key} should lie in [0, 1], got {got[key]}"
+    names = {"support_accuracy", "query_accuracy"}
+    assert set(got["metrics"]) == names, f"expected the metrics {sorted(names)}, got {sorted(got['metrics'])}"
+    torch.testing.assert_close(got["metrics"]["query_accuracy"], expected["query_accuracy"], msg="the query accuracy")
+    torch.testing.assert_close(got["metrics"]["support_accuracy"], expected["support_accuracy"],
+                               msg="the support accuracy: the prototype rule on the support features themselves")
     missing = [name for name, gradient in got["gradients"].items() if gradient is None or not gradient.abs().sum() > 0]
     assert not missing, f"no gradient reached {missing}: compute the loss from the network's embeddings"
 

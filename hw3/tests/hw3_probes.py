@@ -32,21 +32,22 @@ def reparameterized(mean: torch.Tensor, log_variance: torch.Tensor, num_samples:
 def regression_tasks(seed: int, batch_size: int = 3, num_support: int = 4, num_query: int = 6, family: str = "sinusoid"):
     from data.regression import RegressionTasks
 
-    tasks = RegressionTasks(family, seed=seed).sample(batch_size, num_support, num_query)
-    return tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query
+    return RegressionTasks(family, seed=seed).sample(batch_size, num_support, num_query)
 
 
 def cnp_outputs(seed: int, order: list | None = None) -> dict:
     """A seeded CNP on seeded tasks: its predictive, its loss, and the loss's gradients."""
+    from data.tasks import TaskBatch
     from hw3.cnp import ConditionalNeuralProcess
 
     torch.manual_seed(seed)
     model = ConditionalNeuralProcess(hidden=32)
-    x_support, y_support, x_query, y_query = regression_tasks(seed)
+    tasks = regression_tasks(seed)
+    x_support, y_support = tasks.x_support, tasks.y_support
     if order is not None:
         x_support, y_support = x_support[:, order], y_support[:, order]
-    mean, variance = model(x_support, y_support, x_query)
-    loss = model.loss(x_support, y_support, x_query, y_query)
+    mean, variance = model(x_support, y_support, tasks.x_query)
+    loss, _ = model.loss(TaskBatch(x_support, y_support, tasks.x_query, tasks.y_query))
     loss.backward()
     return {"mean": mean.detach(), "variance": variance.detach(), "loss": loss.detach(),
             "gradients": {name: p.grad for name, p in model.named_parameters()}}
@@ -59,13 +60,14 @@ def latent_elbo(seed: int, num_samples: int = 5) -> dict:
     torch.manual_seed(seed)
     model = LatentVariableModel(latent_dim=3, hidden=32)
     tasks = regression_tasks(seed)
-    elbo = model.elbo(*tasks, num_samples=num_samples, generator=torch.Generator().manual_seed(seed))
+    elbo = model.elbo(tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query, num_samples=num_samples,
+                      generator=torch.Generator().manual_seed(seed))
     elbo.backward()
-    mean, log_variance = model.posterior(tasks[0], tasks[1])
+    mean, log_variance = model.posterior(tasks.x_support, tasks.y_support)
     epsilon = torch.randn((num_samples, *mean.shape), generator=torch.Generator().manual_seed(seed))
-    y_mean, y_variance = model.decode(mean + (0.5 * log_variance).exp() * epsilon, tasks[2])
+    y_mean, y_variance = model.decode(mean + (0.5 * log_variance).exp() * epsilon, tasks.x_query)
     return {"elbo": elbo.detach(), "posterior_mean": mean.detach(), "posterior_log_variance": log_variance.detach(),
-            "y_mean": y_mean.detach(), "y_variance": y_variance.detach(), "y_query": tasks[3],
+            "y_mean": y_mean.detach(), "y_variance": y_variance.detach(), "y_query": tasks.y_query,
             "gradients": {name: p.grad for name, p in model.named_parameters()}}
 
 
@@ -78,8 +80,9 @@ def elbo_by_formula(seed: int, num_samples: int = 5) -> dict:
 
     torch.manual_seed(seed)
     model = LatentVariableModel(latent_dim=3, hidden=32)
-    x_support, y_support, x_query, y_query = regression_tasks(seed)
-    mean, log_variance = model.posterior(x_support, y_support)
+    tasks = regression_tasks(seed)
+    x_query, y_query = tasks.x_query, tasks.y_query
+    mean, log_variance = model.posterior(tasks.x_support, tasks.y_support)
     epsilon = torch.randn((num_samples, *mean.shape), generator=torch.Generator().manual_seed(seed))
     y_mean, y_variance = model.decode(mean + (0.5 * log_variance).exp() * epsilon, x_query)
     log_density = -0.5 * ((y_query.squeeze(-1) - y_mean).square() / y_variance + y_variance.log() + math.log(2 * math.pi))
@@ -96,11 +99,12 @@ def svgd(particles: torch.Tensor, scores: torch.Tensor) -> dict:
     return with_gradients(svgd_direction, {"particles": particles, "scores": scores})
 
 
-def seeded_particle_model(seed: int, **options):
-    from hw3.particles import ParticleMAML
+def seeded_particle_model(seed: int, svgd: bool = True, **config):
+    """A seeded ParticleMAML with SVGD steps or without (an ensemble), built as a checkpoint's model is."""
+    from hw3.models import build_model
 
     torch.manual_seed(seed)
-    return ParticleMAML(**options)
+    return build_model("svgd" if svgd else "ensemble", config)
 
 
 def particle_adapt(seed: int, num_inner_steps: int = 1, svgd_steps: bool = False, train: bool = True) -> dict:
@@ -108,8 +112,8 @@ def particle_adapt(seed: int, num_inner_steps: int = 1, svgd_steps: bool = False
     model = seeded_particle_model(seed, num_particles=4, hidden=8, num_inner_steps=num_inner_steps, svgd=svgd_steps,
                                   inner_lr=0.01)
     before = model.initial.detach().clone()
-    x_support, y_support, _, _ = regression_tasks(seed)
-    particles = model.adapt(x_support, y_support, train=train)
+    tasks = regression_tasks(seed)
+    particles = model.train(train).adapt(tasks.x_support, tasks.y_support)
     return {"particles": particles.detach(), "keeps_graph": particles.requires_grad,
             "initial_unchanged": torch.equal(before, model.initial.detach())}
 
@@ -117,9 +121,9 @@ def particle_adapt(seed: int, num_inner_steps: int = 1, svgd_steps: bool = False
 def one_ensemble_step(seed: int) -> torch.Tensor:
     """What one inner step of an ensemble must give, computed here from log_likelihood alone: [B, P, D]."""
     model = seeded_particle_model(seed, num_particles=4, hidden=8, svgd=False, inner_lr=0.01)
-    x_support, y_support, _, _ = regression_tasks(seed)
-    particles = model.initial.detach().unsqueeze(0).expand(len(x_support), -1, -1).clone().requires_grad_(True)
-    score, = torch.autograd.grad(model.log_likelihood(particles, x_support, y_support).sum(), particles)
+    tasks = regression_tasks(seed)
+    particles = model.initial.detach().unsqueeze(0).expand(len(tasks), -1, -1).clone().requires_grad_(True)
+    score, = torch.autograd.grad(model.log_likelihood(particles, tasks.x_support, tasks.y_support).sum(), particles)
     return (particles + 0.01 * score).detach()
 
 
@@ -133,15 +137,15 @@ def particle_loss(seed: int, svgd_steps: bool, num_inner_steps: int = 1, first_o
 
         options["input_dim"] = NUM_ATTRIBUTES
         tasks = AmbiguousAttributes(seed).sample(3, 1, 8)
-        tasks = (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query)
     else:
         tasks = regression_tasks(seed)
     model = seeded_particle_model(seed, **options)
-    loss = model.loss(*tasks, train=True)
+    loss, metrics = model.train().loss(tasks)
     loss.backward()
-    adapted = model.adapt(tasks[0], tasks[1], train=False).detach()
-    query_log_likelihood = model.log_likelihood(adapted, tasks[2], tasks[3]).detach()
+    adapted = model.eval().adapt(tasks.x_support, tasks.y_support).detach()
+    query_log_likelihood = model.log_likelihood(adapted, tasks.x_query, tasks.y_query).detach()
     return {"loss": loss.detach(), "query_log_likelihood": query_log_likelihood,
+            "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
             "gradients": {name: p.grad for name, p in model.named_parameters() if p.requires_grad}}
 
 
@@ -149,7 +153,8 @@ def particle_meta_gradient(seed: int, first_order: bool) -> dict:
     """The meta-gradient of the initial particles of a seeded ensemble (2 inner steps) on seeded tasks."""
     model = seeded_particle_model(seed, num_particles=4, hidden=8, num_inner_steps=2, svgd=False, inner_lr=0.05,
                                   first_order=first_order)
-    model.loss(*regression_tasks(seed), train=True).backward()
+    loss, _ = model.train().loss(regression_tasks(seed))
+    loss.backward()
     return {"initial": model.initial.grad}
 
 
@@ -157,9 +162,9 @@ def query_gradient_at_adapted_particles(seed: int) -> torch.Tensor:
     """First-order MAML's meta-gradient of the initial particles: the query gradient at the adapted particles,
     which are treated as constants, summed over the tasks that share the initial particles: [P, D]."""
     model = seeded_particle_model(seed, num_particles=4, hidden=8, num_inner_steps=2, svgd=False, inner_lr=0.05)
-    x_support, y_support, x_query, y_query = regression_tasks(seed)
-    adapted = model.adapt(x_support, y_support, train=False).detach().requires_grad_(True)
-    loss = -model.log_likelihood(adapted, x_query, y_query).mean()
+    tasks = regression_tasks(seed)
+    adapted = model.eval().adapt(tasks.x_support, tasks.y_support).detach().requires_grad_(True)
+    loss = -model.log_likelihood(adapted, tasks.x_query, tasks.y_query).mean()
     gradient, = torch.autograd.grad(loss, adapted)
     return gradient.sum(0)
 
@@ -194,7 +199,8 @@ def active_curve(seed: int, strategy: str, num_points: int = 4, pick_seed: int |
     (``pick_seed`` seeds the loop's generator; by default ``seed``)."""
     from hw3.active import active_learning_curve
 
-    x_pool, y_pool, x_test, y_test = regression_tasks(seed, batch_size=5, num_support=30, num_query=40)
+    tasks = regression_tasks(seed, batch_size=5, num_support=30, num_query=40)
+    x_pool, y_pool, x_test, y_test = tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query
     model = _WiggleModel()
     seen, measured = [], []
     original = model.predict
@@ -220,8 +226,7 @@ def short_training(method: str, steps: int, seed: int = 0) -> dict:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     train_tasks = RegressionTasks("sinusoid", seed=seed)
     for _ in range(steps):
-        batch = train_tasks.sample(16, 5, 20)
-        loss = model.loss(batch.x_support, batch.y_support, batch.x_query, batch.y_query)
+        loss, _ = model.loss(train_tasks.sample(16, 5, 20))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -229,12 +234,10 @@ def short_training(method: str, steps: int, seed: int = 0) -> dict:
 
 
 def _seeded_model(method: str, seed: int):
-    from hw3.cnp import ConditionalNeuralProcess
-    from hw3.latent import LatentVariableModel
-    from hw3.particles import ParticleMAML
+    from hw3.models import build_model
 
     torch.manual_seed(seed)
-    return {"cnp": ConditionalNeuralProcess, "latent": LatentVariableModel, "svgd": ParticleMAML}[method]()
+    return build_model(method, {})
 
 
 def validation_nll(method: str, state_dict: dict | None, seed: int = 0) -> torch.Tensor:

@@ -14,7 +14,8 @@ def pool_indices(x_pool: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
 
 def stand_in_curve(seed: int, supports: list) -> torch.Tensor:
     """The test MSE of the stand-in model (the target of the nearest support input) after each support set."""
-    x_pool, y_pool, x_test, y_test = (t.squeeze(-1) for t in hw3_probes.regression_tasks(seed, **ACTIVE_TASKS))
+    tasks = hw3_probes.regression_tasks(seed, **ACTIVE_TASKS)
+    x_pool, y_pool, x_test, y_test = (t.squeeze(-1) for t in (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query))
     curve = []
     for support in supports:
         y_support = y_pool.gather(1, pool_indices(x_pool, support))

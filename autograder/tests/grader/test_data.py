@@ -8,8 +8,10 @@ import torch
 from PIL import Image
 
 from data import omniglot
-from data.episodes import EpisodeSampler, rotate_by_class, split_support_query
+from data.episodes import EpisodeSampler, as_sequences, rotate_by_class, split_support_query
+from data.regression import RegressionTaskBatch, RegressionTasks
 from data.splits import character_split
+from data.tasks import TaskBatch
 
 
 def png(seed: int) -> bytes:
@@ -120,15 +122,57 @@ def fake_omniglot(num_characters=1623):
 def test_sampler_draws_distinct_classes_and_drawings_of_the_split():
     split = character_split("test")
     sampler = EpisodeSampler(fake_omniglot(), split, num_way=5, num_support=2, num_query=3, seed=0)
-    images = sampler.sample(batch_size=64)
+    images = sampler.sample_images(batch_size=64)
     assert images.shape == (64, 5, 5, 1, 28, 28) and images.dtype == torch.float32
     characters = (images[:, :, 0, 0, 5, 5] * 255).round().long()
     allowed = set((split.characters % 256).tolist())
     assert set(characters.flatten().tolist()) <= allowed
     drawings = (images[..., 0, 0, 1] * 255).round().long()
     assert all(len(set(row.tolist())) == 5 for row in drawings.flatten(0, 1))
-    again = EpisodeSampler(fake_omniglot(), split, num_way=5, num_support=2, num_query=3, seed=0).sample(64)
+    again = EpisodeSampler(fake_omniglot(), split, num_way=5, num_support=2, num_query=3, seed=0).sample_images(64)
     assert torch.equal(images, again)
+
+
+def test_sampler_returns_a_task_batch_with_one_generator():
+    split = character_split("test")
+    batch = EpisodeSampler(fake_omniglot(), split, num_way=5, num_support=2, num_query=3, seed=0).sample(8)
+    assert isinstance(batch, TaskBatch) and len(batch) == 8
+    assert batch.x_support.shape == (8, 10, 1, 28, 28) and batch.x_query.shape == (8, 15, 1, 28, 28)
+    assert torch.equal(batch.y_support, torch.arange(5).repeat_interleave(2).expand(8, -1))
+    assert torch.equal(batch.y_query.sort(1).values, torch.arange(5).repeat_interleave(3).expand(8, -1))
+    # the query of an episode is the rest of the drawings of its classes, labelled by the class of its support
+    characters = lambda x: (x[..., 0, 5, 5] * 255).round().long()  # noqa: E731
+    for task in range(8):
+        for label in range(5):
+            assert characters(batch.x_query[task][batch.y_query[task] == label]).unique().tolist() == \
+                characters(batch.x_support[task][batch.y_support[task] == label]).unique().tolist()
+    # one generator: a second batch differs from the first, and the same seed gives the same batches
+    sampler = EpisodeSampler(fake_omniglot(), split, num_way=5, num_support=2, num_query=3, seed=0)
+    first, second = sampler.sample(8), sampler.sample(8)
+    assert torch.equal(first.x_query, batch.x_query) and not torch.equal(second.y_query, first.y_query)
+
+
+def test_as_sequences_lays_out_support_rows_in_class_order_and_the_shuffled_query_last():
+    sampler = EpisodeSampler(fake_omniglot(), character_split("test"), num_way=4, num_support=3, num_query=1, seed=1)
+    batch = sampler.sample(6)
+    images, labels = as_sequences(batch)
+    assert images.shape == (6, 4, 4, 784) and labels.shape == (6, 4, 4, 4)
+    assert torch.equal(labels[:, :3].argmax(-1), torch.arange(4).expand(6, 3, -1))
+    assert torch.equal(labels[:, 3].argmax(-1), batch.y_query)
+    assert torch.equal(images[:, 3], batch.x_query.flatten(2))
+    assert torch.equal(images[:, 1, 2], batch.x_support[:, 2 * 3 + 1].flatten(1))  # drawing 1 of class 2
+    with pytest.raises(ValueError, match="one query image per class"):
+        as_sequences(EpisodeSampler(fake_omniglot(), character_split("test"), 4, 3, 2, seed=1).sample(2))
+
+
+def test_task_batch_moves_and_slices_every_field_of_a_subclass():
+    tasks = RegressionTasks("sinusoid_or_line", seed=0).sample(6, 2, 3)
+    part = tasks[2:4]
+    assert isinstance(part, RegressionTaskBatch) and len(part) == 2
+    assert torch.equal(part.kind, tasks.kind[2:4]) and torch.equal(part.y_query, tasks.y_query[2:4])
+    assert isinstance(tasks.to("cpu"), RegressionTaskBatch)
+    with pytest.raises(TypeError, match="slice"):
+        tasks[0]
 
 
 def test_rotated_classes_are_rotated_copies():
@@ -142,7 +186,8 @@ def test_rotated_classes_are_rotated_copies():
 
 def test_split_support_query_keeps_support_order_and_shuffles_the_query():
     images = torch.arange(3 * 5).float().view(1, 3, 5, 1, 1, 1).expand(4, -1, -1, -1, -1, -1)  # class * 5 + drawing
-    support, support_labels, query, query_labels = split_support_query(images, 2, torch.Generator().manual_seed(0))
+    batch = split_support_query(images, 2, torch.Generator().manual_seed(0))
+    support, support_labels, query, query_labels = batch.x_support, batch.y_support, batch.x_query, batch.y_query
     assert support_labels.tolist() == [[0, 0, 1, 1, 2, 2]] * 4
     assert torch.equal(support.flatten(1) // 5, support_labels.float())
     assert torch.equal(query.flatten(1) // 5, query_labels.float())

@@ -10,9 +10,14 @@ contains second derivatives (the Hessian of the support loss): with
 ``first_order=True`` they are dropped (first-order MAML), which is cheaper and
 usually nearly as good.
 
-    maml = MAML(num_way=5, num_inner_steps=1, inner_lr=0.4)
-    loss, support_accuracies, query_accuracy = maml.outer_step(task_batch, train=True)
+    maml = MAML(ConvNet(num_outputs=5, pooling="stride"), num_inner_steps=1, inner_lr=0.4)
+    loss, metrics = maml.loss(batch)          # batch: a TaskBatch (data/tasks.py)
     loss.backward()                           # meta-gradient into maml.parameters()
+
+MAML is model-agnostic: it works with any ``network`` whose forward takes the
+parameters to use as an argument, ``network(x, parameters)`` (hw2/backbone.py).
+In training mode (``maml.train()``) the outer step differentiates through the
+inner loop; in evaluation mode (``maml.eval()``) adaptation builds no graph for it.
 """
 from __future__ import annotations
 
@@ -21,37 +26,37 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.evaluation import accuracy
-from hw2.backbone import ConvNet
+from data.tasks import TaskBatch
 
 
 class MAML(nn.Module):
-    """A ConvNet initialisation and one inner learning rate per parameter tensor.
+    """An initialisation of ``network``'s parameters and one inner learning rate per parameter tensor.
 
     With ``learn_inner_lrs`` the inner learning rates are meta-learned along with the
     initialisation (as in Meta-SGD, Li et al. 2017, with one rate per tensor rather than
     per entry); otherwise they stay at ``inner_lr``.
     """
 
-    def __init__(self, num_way: int, num_inner_steps: int = 1, inner_lr: float = 0.4,
+    def __init__(self, network: nn.Module, num_inner_steps: int = 1, inner_lr: float = 0.4,
                  learn_inner_lrs: bool = False, first_order: bool = False):
         super().__init__()
-        self.num_way = num_way
         self.num_inner_steps = num_inner_steps
         self.first_order = first_order
-        self.network = ConvNet(num_way, pooling="stride")
+        self.network = network
         self.inner_lrs = nn.ParameterDict({
             name: nn.Parameter(torch.tensor(float(inner_lr)), requires_grad=learn_inner_lrs)
             for name, _ in self.network.named_parameters()
         })
 
-    def adapt(self, images: torch.Tensor, labels: torch.Tensor, train: bool) -> tuple[dict[str, torch.Tensor], list[float]]:
+    def adapt(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[dict[str, torch.Tensor], list[float]]:
         """The inner loop: ``num_inner_steps`` gradient steps on one task's support set.
+
+        In training mode (``self.training``) the outer step will differentiate through the
+        adaptation; in evaluation mode it will not.
 
         Args:
             images: float [N*K, 1, 28, 28], the support images of one task.
             labels: int64 [N*K], their classes in 0..N-1.
-            train: True during meta-training, when the outer step will differentiate
-                through the adaptation.
 
         Returns:
             parameters: dict name -> adapted tensor, with the network's shapes. They remain
@@ -66,14 +71,14 @@ class MAML(nn.Module):
         # (self.network(images, parameters)), their accuracy, the cross-entropy loss, its gradients
         # with torch.autograd.grad, and a new dict parameters[name] - self.inner_lrs[name] * gradient.
         # Never update tensors in place: the meta-parameters must stay untouched.
-        # create_graph=True keeps the second-order terms; skip them when not training or when
+        # create_graph=True keeps the second-order terms; skip them when not self.training or when
         # self.first_order. Finally, append the support accuracy of the adapted parameters.
         for _ in range(self.num_inner_steps):
             logits = self.network(images, parameters)
             accuracies.append(accuracy(logits, labels))
             loss = F.cross_entropy(logits, labels)
             gradients = torch.autograd.grad(loss, list(parameters.values()),
-                                            create_graph=train and not self.first_order)
+                                            create_graph=self.training and not self.first_order)
             parameters = {name: tensor - self.inner_lrs[name] * gradient
                           for (name, tensor), gradient in zip(parameters.items(), gradients)}
         with torch.no_grad():
@@ -81,39 +86,45 @@ class MAML(nn.Module):
         # END SOLUTION
         return parameters, accuracies
 
-    def outer_step(self, task_batch: tuple[torch.Tensor, ...], train: bool) -> tuple[torch.Tensor, list[float], float]:
-        """Adapt to every task of the batch and measure the adapted parameters on its query set.
+    def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        """The outer step: adapt to every task of the batch and measure the adapted parameters on its query set.
 
         Args:
-            task_batch: (support [B, N*K, 1, 28, 28], support_labels int64 [B, N*K],
-                         query [B, N*Q, 1, 28, 28], query_labels int64 [B, N*Q]).
-            train: as in ``adapt``.
+            batch: x_support [B, N*K, 1, 28, 28], y_support int64 [B, N*K],
+                   x_query [B, N*Q, 1, 28, 28], y_query int64 [B, N*Q].
 
         Returns:
             loss: the query cross-entropy averaged over the B tasks, a scalar (differentiable
-                with respect to the meta-parameters when ``train``).
-            support_accuracies: ``num_inner_steps + 1`` floats, ``adapt``'s accuracies averaged over tasks.
-            query_accuracy: query accuracy of the adapted parameters, averaged over tasks.
+                with respect to the meta-parameters in training mode).
+            metrics: averages over the tasks of the support accuracy before adaptation
+                ("support_accuracy_before") and after it ("support_accuracy"), and of the query
+                accuracy of the adapted parameters ("query_accuracy").
         """
-        support, support_labels, query, query_labels = task_batch
         losses, support_accuracies, query_accuracies = [], [], []
         # BEGIN SOLUTION
-        # For each task b: adapt on (support[b], support_labels[b]); compute the query logits with the
+        # For each task b: adapt on (batch.x_support[b], batch.y_support[b]); compute the query logits with the
         # adapted parameters, then the query cross-entropy and the query accuracy. Append the loss, adapt's
         # accuracies and the query accuracy to the three lists; the lines below average them over tasks.
-        for task in range(len(support)):
-            parameters, accuracies = self.adapt(support[task], support_labels[task], train)
-            logits = self.network(query[task], parameters)
-            losses.append(F.cross_entropy(logits, query_labels[task]))
+        for task in range(len(batch)):
+            parameters, accuracies = self.adapt(batch.x_support[task], batch.y_support[task])
+            logits = self.network(batch.x_query[task], parameters)
+            losses.append(F.cross_entropy(logits, batch.y_query[task]))
             support_accuracies.append(accuracies)
-            query_accuracies.append(accuracy(logits, query_labels[task]))
+            query_accuracies.append(accuracy(logits, batch.y_query[task]))
         # END SOLUTION
-        mean_support_accuracies = [sum(step) / len(step) for step in zip(*support_accuracies)]
-        return torch.stack(losses).mean(), mean_support_accuracies, sum(query_accuracies) / len(query_accuracies)
+        count = len(losses)
+        metrics = {"support_accuracy_before": sum(steps[0] for steps in support_accuracies) / count,
+                   "support_accuracy": sum(steps[-1] for steps in support_accuracies) / count,
+                   "query_accuracy": sum(query_accuracies) / count}
+        return torch.stack(losses).mean(), metrics
 
     @torch.no_grad()
-    def predict(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        """Query logits [N*Q, N] of one task after adapting to its support set (no meta-gradient)."""
-        with torch.enable_grad():  # the inner loop differentiates the support loss
-            parameters, _ = self.adapt(support, support_labels, train=False)
-        return self.network(query, parameters)
+    def predict(self, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
+        """Query logits [B, M, N] of each task after adapting to its support set ([B, N*K, ...], [B, N*K]; x_query
+        [B, M, ...]), with no meta-gradient."""
+        logits = []
+        for task in range(len(x_support)):
+            with torch.enable_grad():  # the inner loop differentiates the support loss
+                parameters, _ = self.adapt(x_support[task], y_support[task])
+            logits.append(self.network(x_query[task], {name: tensor.detach() for name, tensor in parameters.items()}))
+        return torch.stack(logits)

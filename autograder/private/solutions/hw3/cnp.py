@@ -12,12 +12,14 @@ line": it has no way to sample coherent functions.
 
     model = ConditionalNeuralProcess()
     mean, variance = model(x_support, y_support, x_query)     # [B, M] each
+    loss, metrics = model.loss(batch)                         # batch: a TaskBatch (data/tasks.py)
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from data.tasks import TaskBatch
 from hw3.distributions import gaussian_log_likelihood, regression_predictive
 from hw3.networks import gaussian_head, mlp
 
@@ -50,13 +52,15 @@ class ConditionalNeuralProcess(nn.Module):
         return gaussian_head(self.decoder(torch.cat([repeated, x_query], -1)))
         # END SOLUTION
 
-    def loss(self, x_support, y_support, x_query, y_query) -> torch.Tensor:
-        """The negative log-likelihood of the query targets [B, M, 1], per query point: a scalar."""
+    def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        """The negative log-likelihood of the query targets (batch.y_query [B, M, 1]) per query point, a scalar;
+        and no metrics beyond it."""
         # BEGIN SOLUTION
-        # Maximum likelihood: the mean over tasks and query points of -log N(y; mean, variance).
-        mean, variance = self(x_support, y_support, x_query)
-        return -gaussian_log_likelihood(y_query.squeeze(-1), mean, variance).mean()
+        # Maximum likelihood: nll, the mean over tasks and query points of -log N(y; mean, variance).
+        mean, variance = self(batch.x_support, batch.y_support, batch.x_query)
+        nll = -gaussian_log_likelihood(batch.y_query.squeeze(-1), mean, variance).mean()
         # END SOLUTION
+        return nll, {}
 
     @torch.no_grad()
     def components(self, x_support, y_support, x_query) -> tuple[torch.Tensor, torch.Tensor]:

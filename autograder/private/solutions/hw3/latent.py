@@ -13,23 +13,29 @@ so that its gradient reaches the inference network. One z is one whole
 function: sampling z gives coherent, different hypotheses (a sinusoid, or a
 line), which Version 0 cannot. The predictive mixes over samples of z.
 
-    model = LatentVariableModel()
+    model = LatentVariableModel(num_samples=1)
     elbo = model.elbo(x_support, y_support, x_query, y_query, num_samples=8)   # per query point
+    loss, metrics = model.loss(batch)   # batch: a TaskBatch; -ELBO with the model's num_samples
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from data.tasks import TaskBatch
 from hw3.distributions import gaussian_kl, gaussian_log_likelihood, regression_predictive, reparameterize
 from hw3.networks import gaussian_head, mlp
 
 
 class LatentVariableModel(nn.Module):
-    """Inference network (x, y)_k -> q(z | D_tr); decoder (z, x) -> mean, variance of y."""
+    """Inference network (x, y)_k -> q(z | D_tr); decoder (z, x) -> mean, variance of y.
 
-    def __init__(self, latent_dim: int = 8, hidden: int = 128):
+    ``num_samples``: samples of z per ELBO estimate in training (1 is unbiased and cheapest).
+    """
+
+    def __init__(self, latent_dim: int = 8, hidden: int = 128, num_samples: int = 1):
         super().__init__()
+        self.num_samples = num_samples
         self.encoder = mlp([2, hidden, hidden, hidden])
         self.posterior_head = nn.Linear(hidden, 2 * latent_dim)
         self.decoder = mlp([latent_dim + 1, hidden, hidden, 2])
@@ -66,9 +72,9 @@ class LatentVariableModel(nn.Module):
         return ((expected - gaussian_kl(mean, log_variance)) / x_query.shape[1]).mean()
         # END SOLUTION
 
-    def loss(self, x_support, y_support, x_query, y_query, num_samples: int = 1) -> torch.Tensor:
-        """Training minimises the negative ELBO."""
-        return -self.elbo(x_support, y_support, x_query, y_query, num_samples)
+    def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training minimises the negative ELBO, estimated with ``self.num_samples`` samples of z; no metrics."""
+        return -self.elbo(batch.x_support, batch.y_support, batch.x_query, batch.y_query, self.num_samples), {}
 
     @torch.no_grad()
     def components(self, x_support, y_support, x_query, num_samples: int = 64,
