@@ -34,11 +34,11 @@ MUTANTS = {
         "maml.py", "for (name, tensor), gradient in zip(parameters.items(), gradients)}",
         "for (name, tensor), gradient in zip(self.network.named_parameters(), gradients)}", {"1.2", "1.9"}),
     ("hw2", "support and query embedded apart"): (
-        "protonet.py", "features = self.network(torch.cat([support[task], query[task]]))\n"
-        "            support_features, query_features = features[:len(support[task])], features[len(support[task]):]",
-        "support_features, query_features = self.network(support[task]), self.network(query[task])", {"2.3", "2.6"}),
+        "protonet.py", "features = self.network(torch.cat([support, batch.x_query[task]]))\n"
+        "            support_features, query_features = features[:len(support)], features[len(support):]",
+        "support_features, query_features = self.network(support), self.network(batch.x_query[task])", {"2.3", "2.6"}),
     ("hw2", "inner loop always first order"): (
-        "maml.py", "create_graph=train and not self.first_order", "create_graph=False", {"1.5", "1.10"}),
+        "maml.py", "create_graph=self.training and not self.first_order", "create_graph=False", {"1.5", "1.10"}),
     ("hw2", "inner step ignores the inner learning rates"): (
         "maml.py", "tensor - self.inner_lrs[name] * gradient", "tensor - 0.4 * gradient", {"1.2", "1.6", "1.10"}),
     ("hw2", "distances not squared"): (
@@ -51,7 +51,7 @@ MUTANTS = {
     ("hw3", "SVGD without the repulsive term"): (
         "particles.py", "return (attraction + repulsion) / num_particles", "return attraction / num_particles", {"3.1", "6.3"}),
     ("hw3", "SVGD mixes over particles point by point"): (
-        "particles.py", "-(mixture_log_likelihood(query_log_likelihood.sum(-1), dim=1) / x_query.shape[1]).mean()",
+        "particles.py", "-(mixture_log_likelihood(query_log_likelihood.sum(-1), dim=1) / batch.x_query.shape[1]).mean()",
         "-mixture_log_likelihood(query_log_likelihood, dim=1).mean()", {"3.3", "6.3"}),
     ("hw3", "ECE weighs every bin alike"): (
         "metrics.py", "ece = (count / count.sum() * (accuracy - mean_confidence).abs()).sum()",
@@ -63,7 +63,7 @@ MUTANTS = {
         "active.py", "entropy = gaussian_entropy(variance).masked_fill(~available, -math.inf)",
         "entropy = gaussian_entropy(variance) * available", {"4.4"}),
     ("hw3", "particles ignore first_order"): (
-        "particles.py", "create_graph=train and not self.first_order)", "create_graph=train)", {"3.3", "6.3"}),
+        "particles.py", "create_graph=self.training and not self.first_order)", "create_graph=self.training)", {"3.3", "6.3"}),
     ("hw3", "SVGD bandwidth differentiated"): (
         "particles.py", "median = squared.detach()[:, distinct]", "median = squared[:, distinct]", {"3.1", "6.3"}),
     ("hw3", "CNP sums the support embeddings"): (
