@@ -18,6 +18,15 @@ def add_device_arguments(parser) -> None:
                         help="CPU threads for torch (0: torch's default, every core); the handouts' times use 1")
 
 
+def add_run_arguments(parser, homework: str, checkpoints: Path, default_name: str, seed: int = 0) -> None:
+    """The seed, the device, and where a run's logs, plots and checkpoint go: the same for every training command."""
+    parser.add_argument("--random_seed", type=int, default=seed)
+    add_device_arguments(parser)
+    parser.add_argument("--name", default=None, help=f"run name (default: {default_name})")
+    parser.add_argument("--runs_dir", type=Path, default=Path("runs") / homework, help="where logs and plots go")
+    parser.add_argument("--checkpoint_dir", type=Path, default=checkpoints, help="where the final checkpoint goes")
+
+
 def configure_device(args) -> torch.device:
     """Apply ``--threads`` and return the device that ``--device`` names."""
     if args.threads > 0:

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import trange
 
 from common.checkpoints import save_checkpoint
-from common.training import CsvLog, add_device_arguments, configure_device, plot_curves, seed_everything
+from common.training import CsvLog, add_run_arguments, configure_device, plot_curves, seed_everything
 from data.omniglot import OmniglotError
 from hw1.episodes import DataGenerator
 from hw1.mann import query_loss
@@ -63,11 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--meta_train_steps", type=int, default=25_000)
     parser.add_argument("--eval_freq", type=int, default=250)
     parser.add_argument("--num_test_tasks", type=int, default=2000, help="tasks of the final test")
-    parser.add_argument("--random_seed", type=int, default=123)
-    add_device_arguments(parser)
-    parser.add_argument("--name", default=None, help="run name (default: mann_K1_N2 and so on)")
-    parser.add_argument("--runs_dir", type=Path, default=Path("runs/hw1"), help="where logs and plots go")
-    parser.add_argument("--checkpoint_dir", type=Path, default=CHECKPOINTS, help="where the checkpoint goes")
+    add_run_arguments(parser, "hw1", CHECKPOINTS, "mann_K1_N2 and so on", seed=123)
     return parser.parse_args(argv)
 
 

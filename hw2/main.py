@@ -29,7 +29,7 @@ from tqdm import trange
 
 from common.checkpoints import load_checkpoint, save_checkpoint
 from common.evaluation import mean_and_interval
-from common.training import CsvLog, add_device_arguments, configure_device, plot_curves, seed_everything
+from common.training import CsvLog, add_run_arguments, configure_device, plot_curves, seed_everything
 from data.episodes import EpisodeSampler
 from data.omniglot import OmniglotError, load_omniglot
 from data.splits import PROTOCOLS, character_split
@@ -100,11 +100,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--checkpoint_step", type=int, default=-1,
                         help="with --test: the step<N>.pt to test (-1: the final checkpoint)")
     parser.add_argument("--num_test_tasks", type=int, default=600)
-    parser.add_argument("--random_seed", type=int, default=0)
-    add_device_arguments(parser)
-    parser.add_argument("--name", default=None, help="run name (default: protonet_K1_N5 and so on)")
-    parser.add_argument("--runs_dir", type=Path, default=Path("runs/hw2"), help="where logs and plots go")
-    parser.add_argument("--checkpoint_dir", type=Path, default=CHECKPOINTS, help="where the final checkpoint goes")
+    add_run_arguments(parser, "hw2", CHECKPOINTS, "protonet_K1_N5 and so on")
     args = parser.parse_args(argv)
     args.name = args.name or f"{args.method}_K{args.num_support}_N{args.num_way}"
     return args

@@ -35,7 +35,7 @@ from torch import nn
 from tqdm import trange
 
 from common.checkpoints import load_checkpoint, save_checkpoint
-from common.training import (CsvLog, add_device_arguments, configure_device, plot_curves, return_freed_memory,
+from common.training import (CsvLog, add_run_arguments, configure_device, plot_curves, return_freed_memory,
                              seed_everything)
 from data.attributes import NUM_ATTRIBUTES, AmbiguousAttributes
 from data.regression import RegressionTasks
@@ -133,11 +133,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num_val_tasks", type=int, default=200)
     parser.add_argument("--test", action="store_true", help="test the saved checkpoint instead of training")
     parser.add_argument("--num_test_tasks", type=int, default=500)
-    parser.add_argument("--random_seed", type=int, default=0)
-    add_device_arguments(parser)
-    parser.add_argument("--name", default=None, help="run name (default: <method>_<family>)")
-    parser.add_argument("--runs_dir", type=Path, default=Path("runs/hw3"), help="where logs and plots go")
-    parser.add_argument("--checkpoint_dir", type=Path, default=CHECKPOINTS, help="where the final checkpoint goes")
+    add_run_arguments(parser, "hw3", CHECKPOINTS, "<method>_<family>")
     args = parser.parse_args(argv)
     classification = args.family == "attributes"
     if classification and args.method in ("cnp", "latent"):
