@@ -43,7 +43,8 @@ def copy_files(source: Path, target: Path, relatives) -> None:
 
 def is_generated(relative: Path) -> bool:
     """True for a path (relative to a package folder or the kit) that a run made rather than a person."""
-    return bool(GENERATED_PARTS.intersection(relative.parts)) or relative.suffix in GENERATED_SUFFIXES
+    report_figures = any(parts == ("report", "figures") for parts in zip(relative.parts, relative.parts[1:]))
+    return bool(GENERATED_PARTS.intersection(relative.parts)) or relative.suffix in GENERATED_SUFFIXES or report_figures
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from autograder.fences import BEGIN, END, find_fences, make_skeleton
 from autograder.kit import STUDENT_PACKAGES, Kit, is_generated
+from autograder.reports import outline, rubric_fingerprints, rubric_mismatches, templates
 from harness.submit import MANIFEST
 
 # The student release: the top files of release/student/ (README, pytest configuration, ...), the
@@ -34,12 +35,25 @@ class ReleaseError(RuntimeError):
 # --------------------------------------------------------------------------- skeletons
 
 
+QUESTIONS = Path("report/questions.md")  # a homework's written part (autograder/reports.py)
+
+
 def expected_skeleton(kit: Kit, hw: str) -> dict[Path, bytes]:
-    """The generated files of ``hwN/``: the skeleton of each graded module, and submission.json."""
+    """The generated files of ``hwN/``: the skeleton of each graded module, submission.json, and the
+    report templates made from the written part's questions."""
     files = {relative: make_skeleton((kit.solution_dir(hw) / relative).read_text(), f"{hw}/{relative}").encode()
              for relative in kit.graded_files(hw)}
     files[Path(MANIFEST)] = submission_manifest(kit, hw).encode()
+    questions = kit.skeleton_dir(hw) / QUESTIONS
+    if questions.is_file():
+        for name, text in templates(hw, questions).items():
+            files[QUESTIONS.parent / name] = text.encode()
     return files
+
+
+def rubric_path(kit: Kit, hw: str) -> Path:
+    """The staff's rubric of a homework's written part: private, never shipped."""
+    return kit.private_root / "rubrics" / f"{hw}.md"
 
 
 def submission_manifest(kit: Kit, hw: str) -> str:
@@ -70,6 +84,9 @@ def skeleton_drift(kit: Kit, hw: str) -> list[str]:
             problems.append(f"{hw}/{relative} is missing")
         elif path.read_bytes() != content:
             problems.append(f"{hw}/{relative} differs from what autograder/private/solutions/{hw}/{relative} generates")
+    questions = kit.skeleton_dir(hw) / QUESTIONS
+    if questions.is_file():
+        problems += rubric_mismatches(questions, rubric_path(kit, hw))
     graded = set(kit.graded_files(hw))
     for relative in kit.solution_files(hw):
         if relative not in graded:
@@ -140,6 +157,8 @@ def dead_links(release: Path) -> list[str]:
         for target in MARKDOWN_LINK.findall(page.read_text(errors="replace")):
             if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
                 continue  # a web address, mailto:, or an anchor in the same page
+            if page.parent.name == "report" and target.startswith("figures/"):
+                continue  # a report template's figure slot: the student's command draws it
             resolved = (page.parent / target.split("#")[0]).resolve()
             if not resolved.is_relative_to(release.resolve()) or not resolved.exists():
                 problems.append(f"{page.relative_to(release)}: {target}")
@@ -170,6 +189,11 @@ def find_leaks(kit: Kit, release: Path) -> list[str]:
         for path in checkpoints.rglob("*") if checkpoints.is_dir() else []:
             if path.is_file():
                 private_hashes[_sha256(path)] = f"reference checkpoint {path.relative_to(kit.root)}"
+        rubric, questions = rubric_path(kit, hw), kit.skeleton_dir(hw) / QUESTIONS
+        if rubric.is_file() and questions.is_file():
+            private_hashes[_sha256(rubric)] = f"the rubric {rubric.relative_to(kit.root)}"
+            fingerprints += [(line, f"a line of the rubric {rubric.relative_to(kit.root)}")
+                             for line in rubric_fingerprints(questions, rubric)]
     problems = []
     for path in sorted(p for p in release.rglob("*") if p.is_file()):
         relative = path.relative_to(release)
@@ -178,7 +202,7 @@ def find_leaks(kit: Kit, release: Path) -> list[str]:
         digest = _sha256(path)
         if digest in private_hashes:
             problems.append(f"{relative}: a copy of {private_hashes[digest]}")
-        if path.suffix not in {".py", ".md", ".txt", ".sh", ".ini", ".cfg", ".toml", ""}:
+        if path.suffix not in {".py", ".md", ".tex", ".txt", ".sh", ".ini", ".cfg", ".toml", ".json", ""}:
             continue
         text = path.read_text(errors="replace")
         if path.suffix == ".py" and (BEGIN in text or END in text):  # docs may name the markers
@@ -251,4 +275,9 @@ def main(args, kit: Kit | None = None) -> int:
     print(f"student release: {student} (checked: no solution code, hidden test or reference checkpoint)")
     for hw in homeworks:
         print(f"gradescope autograder: {build_gradescope_zip(kit, hw, out)}")
+        questions = kit.skeleton_dir(hw) / QUESTIONS
+        if questions.is_file():
+            path = out / "gradescope" / f"{hw}_written_outline.md"
+            path.write_text(outline(hw, questions))
+            print(f"gradescope written part: {path} (docs/staff-guide.md, The written part)")
     return 0

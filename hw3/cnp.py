@@ -51,7 +51,7 @@ class ConditionalNeuralProcess(nn.Module):
     def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """The negative log-likelihood of the query targets (batch.y_query [B, M, 1]) per query point, a scalar;
         and no metrics beyond it."""
-        # TODO: Maximum likelihood: the mean over tasks and query points of -log N(y; mean, variance).
+        # TODO: Maximum likelihood: nll, the mean over tasks and query points of -log N(y; mean, variance).
         raise NotImplementedError("TODO in ConditionalNeuralProcess.loss(): see the comment above")
         return nll, {}
 

@@ -111,7 +111,8 @@ class ParticleMAML(nn.Module):
         Ensemble: each particle's own query negative log-likelihood, averaged over particles, points and tasks.
         """
         # TODO: Adapt, then self.log_likelihood on the query set [B, P, M]. For SVGD the mixture is over whole
-        #       functions, so sum over points before mixing over particles (mixture_log_likelihood along dim 1).
+        #       functions, so sum over points before mixing over particles (mixture_log_likelihood along dim 1). Call the
+        #       scalar loss.
         raise NotImplementedError("TODO in ParticleMAML.loss(): see the comment above")
         return loss, {"inner_lr": self.log_inner_lr.exp().item(), "noise_sd": self.log_noise_sd.exp().item()}
 
