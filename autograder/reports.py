@@ -67,7 +67,7 @@ def read_questions(path: Path) -> tuple[str, list[Question]]:
 def markdown_template(hw: str, title: str, questions: list[Question]) -> str:
     lines = [f"# {title}", "", "**Name:** _your name_  ", "**Collaborators:** _names, or none_", "",
              f"<!-- The template of {hw}'s report, made from questions.md. Fill in the answers; keep the headings,",
-             f"     which the graders' outline follows. The figures appear once you run each question's command.",
+             "     which the graders' outline follows. The figures appear once you run each question's command.",
              "     To PDF: pandoc report.md -o report.pdf (or your editor's export). -->", ""]
     for question in questions:
         lines += [f"## {question.heading}", ""]
