@@ -78,6 +78,16 @@ def plot_run_curves(axis, runs: dict[str, Path], metric: str, x: str = "seconds"
     return last
 
 
+def run_questions(questions: dict[str, Callable], args, figures: Path) -> None:
+    """Run ``args.question`` (or "all" of them, in order); save each one's numbers with its minutes and threads."""
+    for question in questions if args.question == "all" else [args.question]:
+        start = time.perf_counter()
+        numbers = questions[question](args)
+        minutes = (time.perf_counter() - start) / 60
+        save_numbers(figures / question, {"minutes": round(minutes, 1), "threads": args.threads, **numbers})
+        print(f"{question}: {minutes:.1f} min; figure {figures / question}.png (and .pdf), numbers in .json")
+
+
 def run_once(done: Path, train: Callable[[], object]) -> float:
     """Call ``train`` unless ``done`` (its final checkpoint) exists already; return the seconds it took (0 if reused).
 

@@ -15,14 +15,13 @@ Each writes hw2/report/figures/<question>.png and .pdf, which the report templat
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
 
 from common.checkpoints import load_checkpoint
 from common.evaluation import mean_and_interval
-from common.report import new_figure, plot_run_curves, run_once, save_figure, save_numbers
+from common.report import new_figure, plot_run_curves, run_once, run_questions, save_figure
 from hw2 import main as hw2_main
 
 FIGURES = Path("hw2/report/figures")  # relative to the kit's folder, where the commands run
@@ -65,10 +64,7 @@ def support_sizes(args: argparse.Namespace) -> dict:
     figure, axis = new_figure()
     numbers = {}
     for method in ("protonet", "maml"):
-        path = args.checkpoint_dir / f"{method}_K1_N5.pt"
-        if not path.is_file():
-            raise SystemExit(f"error: {path} not found: train it first (hw2/README.md, Train)")
-        _, learner = hw2_main.load_learner(path, device)
+        _, learner = hw2_main.load_learner(args.checkpoint_dir / f"{method}_K1_N5.pt", device)
         results = {}
         for k in TEST_SUPPORT_SIZES:
             tasks = hw2_main.task_sampler("test", "cs330", 5, k, 5, seed=20_000 + k)
@@ -144,12 +140,7 @@ def main(argv=None) -> None:
     parser.add_argument("--checkpoint_dir", type=Path, default=hw2_main.CHECKPOINTS,
                         help="Q1: where the graded checkpoints are")
     args = parser.parse_args(argv)
-    for question in QUESTIONS if args.question == "all" else [args.question]:
-        start = time.perf_counter()
-        numbers = QUESTIONS[question](args)
-        minutes = (time.perf_counter() - start) / 60
-        save_numbers(FIGURES / question, {"minutes": round(minutes, 1), "threads": args.threads, **numbers})
-        print(f"{question}: {minutes:.1f} min; figure {FIGURES / question}.png (and .pdf), numbers in .json")
+    run_questions(QUESTIONS, args, FIGURES)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,11 @@ Each writes hw3/report/figures/<question>.png and .pdf, which the report templat
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
 
-from common.report import new_figure, run_once, save_figure, save_numbers
+from common.report import new_figure, run_once, run_questions, save_figure
 from data.regression import LINE, BayesOptimal, RegressionTasks
 from hw3 import main as hw3_main
 from hw3.active import active_learning_curve
@@ -34,10 +33,8 @@ LABELS = {"cnp": "CNP (Version 0)", "latent": "latent variable (amortized VI)", 
 
 
 def graded_model(args: argparse.Namespace, name: str):
-    path = args.checkpoint_dir / f"{name}.pt"
-    if not path.is_file():
-        raise SystemExit(f"error: {path} not found: train it first (hw3/README.md, Train)")
-    return hw3_main.load_model(path)[1]
+    """Your graded checkpoint ``name`` (a clear error if you have not trained it yet)."""
+    return hw3_main.load_model(args.checkpoint_dir / f"{name}.pt")[1]
 
 
 def trained_model(args: argparse.Namespace, method: str, family: str):
@@ -222,12 +219,7 @@ def main(argv=None) -> None:
                         help="where the graded checkpoints are")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    for question in QUESTIONS if args.question == "all" else [args.question]:
-        start = time.perf_counter()
-        numbers = QUESTIONS[question](args)
-        minutes = (time.perf_counter() - start) / 60
-        save_numbers(FIGURES / question, {"minutes": round(minutes, 1), "threads": args.threads, **numbers})
-        print(f"{question}: {minutes:.1f} min; figure {FIGURES / question}.png (and .pdf), numbers in .json")
+    run_questions(QUESTIONS, args, FIGURES)
 
 
 if __name__ == "__main__":
