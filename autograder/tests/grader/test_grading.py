@@ -81,3 +81,12 @@ def test_flat_upload_missing_checkpoint_and_empty_submission(kit: Kit, make_subm
     empty.mkdir()
     results = grade(kit, "hw0", empty)
     assert results["score"] == 0 and "upload your hw0/ files" in results["output"]
+
+
+def test_the_trusted_side_runs_on_one_thread(kit: Kit, make_submission):
+    """A grading has half a CPU: a thread pool sized to the machine would stall beside any busy core."""
+    test_file = kit.public_tests("hw0") / "test_hw0_public.py"
+    test_file.write_text(test_file.read_text() + "\n\n@weight(1)\n@number('9.1')\ndef test_threads(impl):\n"
+                         "    import torch\n    assert torch.get_num_threads() == 1, torch.get_num_threads()\n")
+    results = grade(kit, "hw0", make_submission(reference(kit)))
+    assert by_number(results)["9.1"]["score"] == 1.0, by_number(results)["9.1"]["output"]
