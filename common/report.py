@@ -9,6 +9,7 @@ Every homework's ``experiments.py`` trains a few short runs, then draws one figu
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import time
@@ -78,8 +79,23 @@ def plot_run_curves(axis, runs: dict[str, Path], metric: str, x: str = "seconds"
     return last
 
 
+def question_parser(doc: str, questions: dict[str, Callable], checkpoints: Path) -> argparse.ArgumentParser:
+    """The arguments of every experiments command: the question (or "all"), threads, seed, and where the
+    graded checkpoints are; a homework adds its budget of training (``--minutes``, ``--steps``)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("question", choices=[*questions, "all"])
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (the handout's times use 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint_dir", type=Path, default=checkpoints, help="where your graded checkpoints are")
+    return parser
+
+
 def run_questions(questions: dict[str, Callable], args, figures: Path) -> None:
-    """Run ``args.question`` (or "all" of them, in order); save each one's numbers with its minutes and threads."""
+    """Run ``args.question`` (or "all" of them, in order) on ``args.threads`` CPU threads; save each one's
+    numbers with its minutes and threads."""
+    import torch
+
+    torch.set_num_threads(args.threads)
     for question in questions if args.question == "all" else [args.question]:
         start = time.perf_counter()
         numbers = questions[question](args)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from common.checkpoints import load_checkpoint
-from common.report import new_figure, plot_run_curves, run_once, run_questions, save_figure
+from common.report import new_figure, plot_run_curves, question_parser, run_once, run_questions, save_figure
 from data.episodes import EpisodeSampler, as_sequences
 from data.omniglot import load_omniglot
 from data.splits import character_split
@@ -112,16 +112,9 @@ QUESTIONS = {"grid": grid, "hidden_size": hidden_size, "support_labels": support
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("question", choices=[*QUESTIONS, "all"])
+    parser = question_parser(__doc__, QUESTIONS, hw1_main.CHECKPOINTS)
     parser.add_argument("--steps", type=int, default=3000, help="meta-training steps of each short run")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (the handout's times use 1)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint_dir", type=Path, default=hw1_main.CHECKPOINTS,
-                        help="Q3: where the graded checkpoint is")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    run_questions(QUESTIONS, args, FIGURES)
+    run_questions(QUESTIONS, parser.parse_args(argv), FIGURES)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import torch
 
 from common.checkpoints import load_checkpoint
 from common.evaluation import mean_and_interval
-from common.report import new_figure, plot_run_curves, run_once, run_questions, save_figure
+from common.report import new_figure, plot_run_curves, question_parser, run_once, run_questions, save_figure
 from hw2 import main as hw2_main
 
 FIGURES = Path("hw2/report/figures")  # relative to the kit's folder, where the commands run
@@ -60,7 +60,6 @@ def curves_figure(question: str, title: str, runs: dict[str, Path]) -> dict:
 
 def support_sizes(args: argparse.Namespace) -> dict:
     """Q1: the graded 1-shot checkpoints, tested on 600 tasks at each K of TEST_SUPPORT_SIZES."""
-    torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     figure, axis = new_figure()
     numbers = {}
@@ -134,15 +133,9 @@ QUESTIONS = {"support_sizes": support_sizes, "inner_lr": inner_lr, "inner_steps"
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("question", choices=[*QUESTIONS, "all"])
+    parser = question_parser(__doc__, QUESTIONS, hw2_main.CHECKPOINTS)
     parser.add_argument("--minutes", type=float, default=5.0, help="training minutes of each short run")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (the handout's times use 1)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint_dir", type=Path, default=hw2_main.CHECKPOINTS,
-                        help="Q1: where the graded checkpoints are")
-    args = parser.parse_args(argv)
-    run_questions(QUESTIONS, args, FIGURES)
+    run_questions(QUESTIONS, parser.parse_args(argv), FIGURES)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from common.report import new_figure, run_once, run_questions, save_figure
+from common.report import new_figure, question_parser, run_once, run_questions, save_figure
 from data.regression import LINE, BayesOptimal, RegressionTasks
 from hw3 import main as hw3_main
 from hw3.active import active_learning_curve
@@ -209,17 +209,10 @@ QUESTIONS = {"gap": gap, "calibration": calibration, "ambiguity": ambiguity, "ac
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("question", choices=[*QUESTIONS, "all"])
+    parser = question_parser(__doc__, QUESTIONS, hw3_main.CHECKPOINTS)
     parser.add_argument("--minutes", type=float, default=5.0, help="training minutes of each short run")
     parser.add_argument("--num_tasks", type=int, default=500, help="held-out tasks per measurement")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (the handout's times use 1)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint_dir", type=Path, default=hw3_main.CHECKPOINTS,
-                        help="where the graded checkpoints are")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    run_questions(QUESTIONS, args, FIGURES)
+    run_questions(QUESTIONS, parser.parse_args(argv), FIGURES)
 
 
 if __name__ == "__main__":
