@@ -5,7 +5,7 @@
     python -m hw3.experiments ambiguity        # Q3: sinusoid or line: what each method says from 2 points
     python -m hw3.experiments active_learning  # Q4: picking points by predictive entropy, or at random
     python -m hw3.experiments particles        # Q5: an ensemble of MAMLs against SVGD on ambiguous attributes
-    python -m hw3.experiments all              # the five, about 30 minutes on one thread
+    python -m hw3.experiments all              # the five, about 25 minutes on one thread
 
 Q1, Q2 and Q4 measure your graded checkpoints (hw3/checkpoints/); Q3 and Q5 train short runs of
 ``--minutes`` each into runs/hw3/report/ (a finished run is reused, so a second call only redraws).
