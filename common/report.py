@@ -74,7 +74,7 @@ def plot_run_curves(axis, runs: dict[str, Path], metric: str, x: str = "seconds"
         xs = [row[x] / 60 if x == "seconds" else row[x] for row in rows]
         axis.plot(xs, [row[metric] for row in rows], label=label)
         last[label] = rows[-1][metric] if rows else float("nan")
-    axis.set_xlabel("training minutes" if x == "seconds" else "outer step")
+    axis.set_xlabel("training minutes" if x == "seconds" else "meta-training step")
     axis.legend()
     return last
 

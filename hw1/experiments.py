@@ -3,7 +3,7 @@
     python -m hw1.experiments grid             # Q1: ways and shots, (K, N) = (1, 2), (2, 2), (1, 3), (1, 4)
     python -m hw1.experiments hidden_size      # Q2: the LSTM's width, 32, 128 and 256
     python -m hw1.experiments support_labels   # Q3: your graded MANN with its support labels tampered with
-    python -m hw1.experiments all              # the three, about 25 minutes on one thread
+    python -m hw1.experiments all              # the three, about 20 minutes on one thread
 
 Q1 and Q2 train short runs of ``--steps`` meta-training steps each into runs/hw1/report/ (a
 finished run is reused, so a second call only redraws); Q3 measures your graded checkpoint
