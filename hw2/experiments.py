@@ -5,7 +5,7 @@
     python -m hw2.experiments inner_steps     # Q3: MAML with 1 and 3 inner steps
     python -m hw2.experiments learned_rates   # Q4: MAML with fixed and meta-learned inner rates
     python -m hw2.experiments train_way       # Q5: ProtoNet trained on 5-way and on 20-way tasks
-    python -m hw2.experiments all             # the five, about 45 minutes on one thread
+    python -m hw2.experiments all             # the five, about 42 minutes on one thread
 
 Q1 tests your graded checkpoints (hw2/checkpoints/). The others train short runs of ``--minutes``
 each into runs/hw2/report/; a run that finished before is reused, so a second call only redraws.
