@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import markdown
+import torch
 import pytest
 
 from autograder.kit import Kit
@@ -80,7 +81,7 @@ def test_latex_template_compiles_or_is_well_formed(hw, tmp_path):
 def test_committed_templates_are_generated_from_the_questions(hw):
     generated = templates(hw, KIT.skeleton_dir(hw) / QUESTIONS)
     for name, text in generated.items():
-        assert (KIT.skeleton_dir(hw) / "report" / name).read_text() == text, f"run python -m autograder release"
+        assert (KIT.skeleton_dir(hw) / "report" / name).read_text() == text, "run python -m autograder release"
     assert not rubric_mismatches(KIT.skeleton_dir(hw) / QUESTIONS, rubric_path(KIT, hw))
 
 
@@ -115,3 +116,14 @@ def test_the_leak_check_finds_rubric_text_in_a_release(hw, tmp_path):
     assert any("rubric" in problem for problem in find_leaks(KIT, release))
     shutil.copy(rubric, release / hw / "notes.txt")
     assert any("rubric" in problem for problem in find_leaks(KIT, release))
+
+
+def test_function_kinds_tells_lines_from_sinusoids():
+    """hw3's ambiguity measure: a sampled function counts as a line when a line fits it (R^2 > 0.9)."""
+    from hw3.experiments import function_kinds
+
+    x = torch.linspace(-5, 5, 100)
+    lines = torch.stack([a * x + b for a, b in ((0.5, 1.0), (-3.0, 2.0), (0.05, -1.0))])
+    sinusoids = torch.stack([amplitude * torch.sin(x - phase) for amplitude, phase in ((0.1, 0.0), (5.0, 1.0), (2.0, 3.0))])
+    assert function_kinds(lines, x).all() and not function_kinds(sinusoids, x).any()
+    assert function_kinds(lines + 0.01 * torch.sin(3 * x), x).all()  # a wiggle too small to matter
