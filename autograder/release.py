@@ -36,6 +36,7 @@ class ReleaseError(RuntimeError):
 
 
 QUESTIONS = Path("report/questions.md")  # a homework's written part (autograder/reports.py)
+REFERENCE_FIGURES = Path("docs/benchmarks/written")  # the reference's answers to it, by homework: never shipped
 
 
 def expected_skeleton(kit: Kit, hw: str) -> dict[Path, bytes]:
@@ -190,6 +191,9 @@ def find_leaks(kit: Kit, release: Path) -> list[str]:
             if path.is_file():
                 private_hashes[_sha256(path)] = f"reference checkpoint {path.relative_to(kit.root)}"
         rubric, questions = rubric_path(kit, hw), kit.skeleton_dir(hw) / QUESTIONS
+        figures = kit.root / REFERENCE_FIGURES / hw
+        for path in figures.iterdir() if figures.is_dir() else []:
+            private_hashes[_sha256(path)] = f"the reference's answer {path.relative_to(kit.root)}"
         if rubric.is_file() and questions.is_file():
             private_hashes[_sha256(rubric)] = f"the rubric {rubric.relative_to(kit.root)}"
             fingerprints += [(line, f"a line of the rubric {rubric.relative_to(kit.root)}")

@@ -10,7 +10,7 @@ import torch
 import pytest
 
 from autograder.kit import Kit
-from autograder.release import QUESTIONS, find_leaks, rubric_path, skeleton_drift
+from autograder.release import QUESTIONS, REFERENCE_FIGURES, find_leaks, rubric_path, skeleton_drift
 from autograder.reports import read_questions, rubric_mismatches, templates
 from common.report import new_figure, save_figure
 
@@ -116,6 +116,9 @@ def test_the_leak_check_finds_rubric_text_in_a_release(hw, tmp_path):
     assert any("rubric" in problem for problem in find_leaks(KIT, release))
     shutil.copy(rubric, release / hw / "notes.txt")
     assert any("rubric" in problem for problem in find_leaks(KIT, release))
+    answer = next((KIT.root / REFERENCE_FIGURES / hw).glob("*.png"))
+    shutil.copy(answer, release / hw / "figure.png")
+    assert any("reference's answer" in problem for problem in find_leaks(KIT, release))
 
 
 def test_function_kinds_tells_lines_from_sinusoids():
