@@ -108,5 +108,5 @@ class MAML(nn.Module):
         for task in range(len(x_support)):
             with torch.enable_grad():  # the inner loop differentiates the support loss
                 parameters, _ = self.adapt(x_support[task], y_support[task])
-            logits.append(self.network(x_query[task], {name: tensor.detach() for name, tensor in parameters.items()}))
+            logits.append(self.network(x_query[task], parameters))
         return torch.stack(logits)
