@@ -543,6 +543,9 @@ def kill_uid(uid: int) -> None:
     subprocess.run(["kill", "-9", "-1"], preexec_fn=become, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+WORKER_FLOOR_MB = 256  # a worker that imported torch and ran a probe or two: less is never the submission's doing
+
+
 class MemoryWatchdog(threading.Thread):
     """Kills the worker when its processes together hold more than they may.
 
@@ -590,12 +593,20 @@ class MemoryWatchdog(threading.Thread):
                 return
 
     def verdict(self) -> str:
-        """Why the worker was killed, for the student."""
+        """Why the worker was killed, for the student (and, where the grader starved it, for the staff)."""
         if self.budget is None or self.exceeded_mb + self.trusted_mb <= self.budget.total_mb:
             return f"its processes used {self.exceeded_mb} MB, over the {self.limit >> 20} MB memory limit"
+        if self.grader_starved_it():
+            return (f"the grader itself held {self.trusted_mb} MB of the {self.budget.total_mb} MB that a whole grading "
+                    f"may use, so your code was stopped at {self.exceeded_mb} MB. This is a problem of the grading "
+                    f"machine, not of your code: please tell the course staff (KIT_GRADING_MEMORY_MB sets the budget)")
         return (f"its processes used {self.exceeded_mb} MB; with the {self.trusted_mb} MB that the grader itself "
                 f"needs, that is over the memory limit of a whole grading, {self.budget.total_mb} MB (the grading "
                 f"machine's memory). Use less memory: smaller batches, no copies of the data set")
+
+    def grader_starved_it(self) -> bool:
+        """Killed because the trusted processes left the worker less than any worker needs."""
+        return self.budget is not None and self.budget.total_mb - self.trusted_mb < WORKER_FLOOR_MB
 
     def stop(self) -> None:
         self._stop_event.set()

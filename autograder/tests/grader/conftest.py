@@ -1,13 +1,16 @@
 """Fixtures of the grader's own tests: a small kit (homework hw0) copied into a temporary folder."""
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+from autograder.grading import grading_memory_mb
 from autograder.kit import GENERATED_PARTS, STUDENT_PACKAGES, Kit
 from autograder.release import write_skeletons
 from harness import KIT_ROOT
+from harness.sandbox import process_memory
 
 FIXTURE_KIT = Path(__file__).resolve().parent / "fixture_kit"
 
@@ -21,6 +24,16 @@ def copy_fixture_kit(root: Path) -> Kit:
     shutil.copytree(KIT_ROOT / "autograder", root / "autograder", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("private", "tests", *GENERATED_PARTS, "*.pyc"))
     return Kit(root)
+
+
+@pytest.fixture(autouse=True)
+def grading_memory_beside_the_test_session(monkeypatch):
+    """A grading counts its caller's memory as the grader's. On Gradescope the caller is a lean
+    ``python -m autograder grade``; here it is this test session, which grows as earlier tests load
+    models, until the worker of a later test would get nothing. The grading's memory is the default on
+    top of what this process holds now, so each test's worker gets what it would get on Gradescope."""
+    held_mb = process_memory(str(os.getpid()), set()) >> 20
+    monkeypatch.setenv("KIT_GRADING_MEMORY_MB", str(grading_memory_mb() + held_mb))
 
 
 @pytest.fixture(scope="session")

@@ -125,16 +125,36 @@ def test_the_worker_gets_only_what_the_grader_leaves_of_the_grading_budget():
     from harness.sandbox import MemoryBudget, MemoryWatchdog
 
     trusted = MemoryBudget(0, (os.getpid(),)).trusted_bytes() >> 20
-    hog = subprocess.Popen([sys.executable, "-c", "import time; block = bytearray(300 << 20); time.sleep(60)"])
-    watchdog = MemoryWatchdog(hog.pid, None, 1536, hog.kill, MemoryBudget(trusted + 150, (os.getpid(),)), interval=0.05)
+    hog = subprocess.Popen([sys.executable, "-c", "import time; block = bytearray(500 << 20); time.sleep(60)"])
+    watchdog = MemoryWatchdog(hog.pid, None, 1536, hog.kill, MemoryBudget(trusted + 300, (os.getpid(),)), interval=0.05)
     watchdog.start()
     try:
         assert hog.wait(timeout=30) != 0
     finally:
         hog.kill()
         watchdog.stop()
-    assert 150 < watchdog.exceeded_mb < 1536 and watchdog.trusted_mb > 0
+    assert 300 < watchdog.exceeded_mb < 1536 and watchdog.trusted_mb > 0 and not watchdog.grader_starved_it()
     assert "over the" in watchdog.verdict() and "memory limit of a whole grading" in watchdog.verdict()
+
+
+def test_a_worker_starved_by_the_grader_itself_is_the_staffs_problem_not_the_students():
+    """The trusted processes alone over the grading's memory: the worker is stopped, and the verdict says whose fault."""
+    import subprocess
+    import sys
+
+    from harness.sandbox import MemoryBudget, MemoryWatchdog
+
+    trusted = MemoryBudget(0, (os.getpid(),)).trusted_bytes() >> 20
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    watchdog = MemoryWatchdog(idle.pid, None, 1536, idle.kill, MemoryBudget(trusted - 20, (os.getpid(),)), interval=0.05)
+    watchdog.start()
+    try:
+        assert idle.wait(timeout=30) != 0
+    finally:
+        idle.kill()
+        watchdog.stop()
+    assert watchdog.grader_starved_it()
+    assert "not of your code: please tell the course staff" in watchdog.verdict()
 
 
 def test_without_a_budget_the_worker_limit_alone_counts():
