@@ -58,7 +58,8 @@ def model_config(args: argparse.Namespace) -> dict:
     classification = args.family == "attributes"
     return {"input_dim": NUM_ATTRIBUTES if classification else 1,
             "likelihood": "bernoulli" if classification else "gaussian", "num_particles": args.num_particles,
-            "num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr, "first_order": args.first_order}
+            "num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr, "first_order": args.first_order,
+            "body_width": args.body_width}
 
 
 class TaskSource:
@@ -124,7 +125,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num_samples", type=int, default=1,
                         help="latent: samples of z per ELBO estimate (1 is unbiased, and 4x cheaper per step than 8)")
     parser.add_argument("--num_particles", type=int, default=10, help="ensemble, svgd: P")
-    parser.add_argument("--num_inner_steps", type=int, default=1, help="ensemble, svgd: adaptation steps")
+    parser.add_argument("--body_width", type=int, default=None,
+                        help="ensemble, svgd: width of the shared meta-learned features whose linear heads are the "
+                             "particles; 0: each particle is a whole MLP (default 80; attributes: 0)")
+    parser.add_argument("--num_inner_steps", type=int, default=None,
+                        help="ensemble, svgd: adaptation steps (default 5; attributes: 1)")
     parser.add_argument("--inner_lr", type=float, default=None,
                         help="ensemble, svgd: initial inner rate, meta-learned (default 0.01; attributes: 0.3)")
     parser.add_argument("--first_order", action="store_true", help="ensemble, svgd: drop second-order terms")
@@ -139,7 +144,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if classification and args.method in ("cnp", "latent"):
         parser.error("--family attributes is for the particle methods (--method ensemble or svgd)")
     args.num_support = args.num_support or (1 if classification else 10)
-    args.inner_lr = args.inner_lr or (0.3 if classification else 0.01)  # Gaussian scores carry 1 / noise variance
+    args.inner_lr = args.inner_lr or (0.3 if classification else 0.01)
+    args.num_inner_steps = args.num_inner_steps or (1 if classification else 5)
+    args.body_width = (0 if classification else 80) if args.body_width is None else args.body_width
     args.num_query = args.num_query or (20 if classification else 50)  # more targets per task: a better gradient
     if not 1 <= args.min_support <= args.num_support:
         parser.error("need 1 <= --min_support <= --num_support")

@@ -5,15 +5,19 @@ Every model follows one contract: ``loss(batch) -> (loss, metrics)`` on a TaskBa
 """
 from torch import nn
 
-from hw3.networks import BatchedMLP
+from hw3.networks import BatchedMLP, SharedFeatureHeads
 
 KINDS = ("cnp", "latent", "ensemble", "svgd")
 
 
 def build_model(kind: str, config: dict) -> nn.Module:
-    """A fresh model of ``kind`` with the constructor arguments ``config``; "ensemble" and "svgd" are both a
-    ParticleMAML on an MLP of ``input_dim`` inputs and two hidden layers of ``hidden`` (default 40) units,
-    without and with SVGD's repulsion."""
+    """A fresh model of ``kind`` with the constructor arguments ``config``.
+
+    "ensemble" and "svgd" are both a ParticleMAML, without and with SVGD's repulsion. With ``body_width`` > 0
+    its particles are linear heads on shared meta-learned features of that width (``SharedFeatureHeads``);
+    with 0 (the default) each particle is a whole MLP of ``input_dim`` inputs and two hidden layers of
+    ``hidden`` (default 40) units.
+    """
     # Imported on demand: one unfinished method must not break the others.
     if kind == "cnp":
         from hw3.cnp import ConditionalNeuralProcess
@@ -27,7 +31,7 @@ def build_model(kind: str, config: dict) -> nn.Module:
         from hw3.particles import ParticleMAML
 
         options = dict(config)
-        hidden = options.pop("hidden", 40)
-        network = BatchedMLP([options.pop("input_dim", 1), hidden, hidden, 1])
+        hidden, input_dim, body_width = options.pop("hidden", 40), options.pop("input_dim", 1), options.pop("body_width", 0)
+        network = SharedFeatureHeads(input_dim, body_width) if body_width else BatchedMLP([input_dim, hidden, hidden, 1])
         return ParticleMAML(network, **options, svgd=kind == "svgd")
     raise ValueError(f"unknown hw3 model {kind!r}; one of {', '.join(KINDS)}")

@@ -124,14 +124,15 @@ def one_ensemble_step(seed: int) -> torch.Tensor:
     tasks = regression_tasks(seed)
     particles = model.initial.detach().unsqueeze(0).expand(len(tasks), -1, -1).clone().requires_grad_(True)
     score, = torch.autograd.grad(model.log_likelihood(particles, tasks.x_support, tasks.y_support).sum(), particles)
-    return (particles + 0.01 * score).detach()
+    rate = 0.01 * model.log_noise_sd.exp().item() ** 2 / tasks.x_support.shape[1]  # Gaussian: lr * variance / K
+    return (particles + rate * score).detach()
 
 
 def particle_loss(seed: int, svgd_steps: bool, num_inner_steps: int = 1, first_order: bool = False,
-                  likelihood: str = "gaussian") -> dict:
+                  likelihood: str = "gaussian", body_width: int = 0) -> dict:
     """The meta-loss of a seeded particle model, its gradients, and the query log-likelihoods to check it."""
     options = dict(num_particles=4, hidden=8, num_inner_steps=num_inner_steps, svgd=svgd_steps, inner_lr=0.01,
-                   first_order=first_order, likelihood=likelihood)
+                   first_order=first_order, likelihood=likelihood, body_width=body_width)
     if likelihood == "bernoulli":
         from data.attributes import NUM_ATTRIBUTES, AmbiguousAttributes
 

@@ -110,7 +110,7 @@ def test_svgd_direction_attracts_by_the_kernel_and_repels(impl):
 @weight(2)
 @number("3.2")
 def test_ensemble_inner_step_is_a_gradient_step_per_particle(impl, evaluator):
-    """ParticleMAML.adapt without SVGD: one step is particle + rate * its own score; the initial particles stay"""
+    """ParticleMAML.adapt without SVGD: one step is particle + step_size(K) * its own score; the initial particles stay"""
     got = impl.call(hw3_probes.particle_adapt, seed=4)
     want = evaluator.call(hw3_probes.one_ensemble_step, seed=4)  # from log_likelihood alone, no adapt
     assert got["particles"].shape == want.shape, f"expected particles {tuple(want.shape)}, got {tuple(got['particles'].shape)}"
@@ -138,6 +138,13 @@ def test_particle_meta_losses(impl, evaluator):
         for name in ("initial", "log_inner_lr"):
             gradient = got["gradients"].get(name)
             assert gradient is not None and gradient.abs().sum() > 0, f"{kind}: no meta-gradient reached {name}"
+        heads = impl.call(hw3_probes.particle_loss, seed=5, svgd_steps=svgd_steps, num_inner_steps=2, body_width=6)
+        assert heads["query_log_likelihood"].shape == got["query_log_likelihood"].shape, \
+            f"{kind} with shared features: expected query log-likelihoods {tuple(got['query_log_likelihood'].shape)}"
+        for name in ("initial", "network.features.0.0.weight"):
+            gradient = heads["gradients"].get(name)
+            assert gradient is not None and gradient.abs().sum() > 0, \
+                f"{kind} with shared features (body_width > 0): no meta-gradient reached {name}"
     first = impl.call(hw3_probes.particle_meta_gradient, seed=5, first_order=True)["initial"]
     second = impl.call(hw3_probes.particle_meta_gradient, seed=5, first_order=False)["initial"]
     expected = evaluator.call(hw3_probes.query_gradient_at_adapted_particles, seed=5)

@@ -16,10 +16,12 @@ the support set by gradient steps, as MAML does. Two ways to adapt:
   different ways.
 
 The particles of all tasks are adapted at once, on a network that runs P
-parameter vectors at once (``BatchedMLP``). In training mode (``model.train()``)
-the meta-gradient flows through the adaptation; in evaluation mode it does not.
+parameter vectors at once (``BatchedMLP``; or ``SharedFeatureHeads``, whose
+particles are linear heads on meta-learned features, the regression default).
+In training mode (``model.train()``) the meta-gradient flows through the
+adaptation; in evaluation mode it does not.
 
-    model = ParticleMAML(BatchedMLP([1, 40, 40, 1]), likelihood="gaussian", svgd=True)
+    model = ParticleMAML(SharedFeatureHeads(1, 80), likelihood="gaussian", num_inner_steps=5, svgd=True)
     loss, metrics = model.loss(batch)         # batch: a TaskBatch (data/tasks.py)
 """
 from __future__ import annotations
@@ -32,7 +34,7 @@ from torch import nn
 
 from data.tasks import TaskBatch
 from hw3.distributions import gaussian_log_likelihood, mixture_log_likelihood, regression_predictive
-from hw3.networks import BatchedMLP
+from hw3.networks import BatchedMLP, SharedFeatureHeads
 
 LIKELIHOODS = ("gaussian", "bernoulli")
 
@@ -73,15 +75,15 @@ class ParticleMAML(nn.Module):
     """P particles of a network's parameters, meta-learned initial positions, adapted per task by gradient steps.
 
     Args:
-        network: runs P parameter vectors at once (a ``BatchedMLP`` with one output).
+        network: runs P parameter vectors at once (a ``BatchedMLP`` or ``SharedFeatureHeads``, one output).
         likelihood: "gaussian" (regression; a meta-learned noise level) or "bernoulli" (binary labels).
         num_particles: P.
-        num_inner_steps, inner_lr: the adaptation (the rate is meta-learned, in log space).
+        num_inner_steps, inner_lr: the adaptation (the rate is meta-learned, in log space; see ``step_size``).
         svgd: SVGD steps and the mixture's query likelihood; False: an ensemble of independent MAMLs.
         first_order: drop the second-order terms of the meta-gradient.
     """
 
-    def __init__(self, network: BatchedMLP, likelihood: str = "gaussian", num_particles: int = 10,
+    def __init__(self, network: BatchedMLP | SharedFeatureHeads, likelihood: str = "gaussian", num_particles: int = 10,
                  num_inner_steps: int = 1, inner_lr: float = 1e-3, svgd: bool = True, first_order: bool = False):
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -100,21 +102,31 @@ class ParticleMAML(nn.Module):
             return -F.binary_cross_entropy_with_logits(output, target, reduction="none")
         return gaussian_log_likelihood(target, output, (2 * self.log_noise_sd).exp())
 
+    def step_size(self, num_support: int) -> torch.Tensor:
+        """The rate of one inner step, a scalar: exp(log_inner_lr), and for a Gaussian likelihood times the
+        noise variance over the K support points. A Gaussian score sums K terms that each carry 1 / variance,
+        so this scale makes one meta-learned rate right for every K and noise level (a Bernoulli score's
+        terms are bounded, and the attribute tasks have one support size). A positive scalar times the whole
+        direction: SVGD still targets the posterior itself."""
+        if self.likelihood == "gaussian":
+            return self.log_inner_lr.exp() * (2 * self.log_noise_sd).exp() / num_support
+        return self.log_inner_lr.exp()
+
     def adapt(self, x_support: torch.Tensor, y_support: torch.Tensor) -> torch.Tensor:
         """Particles adapted to each task's support set: [B, K, _] inputs -> [B, P, D].
 
-        Each step moves every particle by exp(log_inner_lr) times a direction: its own score (the
+        Each step moves every particle by ``self.step_size(K)`` times a direction: its own score (the
         gradient of its support log-likelihood, summed over the K points) for an ensemble, or
         ``svgd_direction`` of all the scores with SVGD. The steps stay differentiable with respect to
         the meta-parameters in training mode, ``self.training`` (second order unless ``first_order``).
         """
         particles = self.initial.unsqueeze(0).expand(len(x_support), -1, -1)
+        rate = self.step_size(x_support.shape[1])
         # BEGIN SOLUTION
         # For each inner step: the support log-likelihood per particle [B, P] (self.log_likelihood summed over
         # points); its gradient with respect to the particles, torch.autograd.grad of the total (particles of
         # different tasks do not interact), with create_graph when the meta-gradient needs second-order terms;
         # the direction; a new tensor particles + rate * direction (never in place).
-        rate = self.log_inner_lr.exp()
         for _ in range(self.num_inner_steps):
             support_log_likelihood = self.log_likelihood(particles, x_support, y_support).sum()
             scores, = torch.autograd.grad(support_log_likelihood, particles,
