@@ -3,6 +3,9 @@
     # one run: train with hw3/main.py's flags (its --test runs at the end: K = 1, 2, 5, 10 on 500 tasks)
     taskset -c 1 python -m benchmarks.hw3_bayesian run cnp --threads 1 --keep DIR -- --method cnp --time_limit 6
 
+    # a kept checkpoint tested again after a change to the evaluation (its training stays as recorded)
+    python -m benchmarks.hw3_bayesian retest svgd_sinusoid_or_line DIR/svgd_sinusoid_or_line.pt
+
     # the tables and plots of every run so far
     python -m benchmarks.hw3_bayesian report
 
@@ -58,6 +61,25 @@ def run(name: str, threads: int, main_flags: list[str], keep: Path | None, note:
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
+def retest(name: str, checkpoint: Path, threads: int) -> None:
+    """Test a run's kept checkpoint again with today's evaluation: the record's figures and plots are
+    replaced, its training (command, minutes, steps) stays, and the re-test command is noted."""
+    torch.set_num_threads(threads)
+    path = OUT / f"{name}.json"
+    record = json.loads(path.read_text())
+    with tempfile.TemporaryDirectory() as scratch:
+        shutil.copy(checkpoint, Path(scratch, f"{name}.pt"))
+        args = hw3_main.parse_args(["--method", record["method"], "--family", record["family"], "--test", "--name", name,
+                                    "--num_test_tasks", str(record["num_test_tasks"]), "--runs_dir", scratch,
+                                    "--checkpoint_dir", scratch, "--device", "cpu"])
+        record["report"] = hw3_main.test(args)
+        for plot in PLOTS[:-1]:  # the training curve stays
+            if Path(scratch, name, plot).is_file():
+                shutil.copy(Path(scratch, name, plot), OUT / f"{name}_{plot}")
+    record["retest_command"] = "python -m benchmarks.hw3_bayesian " + shlex.join(sys.argv[1:])
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
 def report() -> None:
     records = [json.loads(path.read_text()) for path in sorted(OUT.glob("*.json"))]
     regression = [r for r in records if r["family"] != "attributes"]
@@ -83,7 +105,16 @@ def report() -> None:
         for record in (r for r in regression if r["family"] == family):
             for strategy, curve in record["report"]["active_learning_mse"].items():
                 lines.append(f"| {record['name']} | {strategy} | " + " | ".join(f"{v:.3f}" for v in curve) + " |")
-        lines.append("")
+        ambiguity = [r for r in regression if r["family"] == family and "line_or_sinusoid" in r["report"]]
+        if ambiguity:
+            lines += ["Line or sinusoid (K = 2, 500 tasks): on the tasks where the optimum's P(line | D) is between 0.2 "
+                      "and 0.8, the fraction whose 10 sampled functions include both a line (R^2 of a line fit over "
+                      "0.9) and a function that is not one.", "", "| run | ambiguous tasks | both kinds |",
+                      "| --- | ---: | ---: |"]
+            for record in ambiguity:
+                measured = record["report"]["line_or_sinusoid"]
+                lines.append(f"| {record['name']} | {measured['ambiguous_tasks']} | {measured['both_kinds']:.3f} |")
+            lines.append("")
     classification = [r for r in records if r["family"] == "attributes"]
     if classification:
         lines += ["## Ambiguous attributes (1-shot, 500 tasks, 20 queries each)", "",
@@ -100,6 +131,8 @@ def report() -> None:
     lines += ["## Runs", ""]
     for record in records:
         lines += run_description(record)
+        if record.get("retest_command"):
+            lines.append(f"  Tested again with the evaluation of today: `{record['retest_command']}`.")
     lines += ["", "Plots of each run: `docs/benchmarks/hw3/<run>_predictive.png` (bands and sampled functions, with the "
               "optimum's 90% band dashed), `_active_learning.png`, `_reliability.png`, `_nll.png`.", ""]
     (ROOT / "docs" / "benchmarks" / "hw3.md").write_text("\n".join(lines))
@@ -114,11 +147,17 @@ def main() -> None:
     one.add_argument("--threads", type=int, default=1)
     one.add_argument("--keep", type=Path, default=None, help="copy the final checkpoint here, named as the grader expects")
     one.add_argument("--note", default="", help="what else the machine was doing")
+    again = sub.add_parser("retest", help="test a run's kept checkpoint again (after a change to the evaluation)")
+    again.add_argument("name")
+    again.add_argument("checkpoint", type=Path)
+    again.add_argument("--threads", type=int, default=1)
     sub.add_parser("report", help="write docs/benchmarks/hw3.md from the runs so far")
     own, main_flags = split_main_flags(sys.argv[1:])
     args = parser.parse_args(own)
     if args.command == "run":
         run(args.name, args.threads, main_flags, args.keep, args.note)
+    elif args.command == "retest":
+        retest(args.name, args.checkpoint, args.threads)
     else:
         report()
 

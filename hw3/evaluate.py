@@ -11,7 +11,7 @@ import functools
 import torch
 
 from data.attributes import AmbiguousAttributes, all_attribute_vectors, concept_labels, features
-from data.regression import BayesOptimal, RegressionTaskBatch, RegressionTasks
+from data.regression import LINE, X_RANGE, BayesOptimal, RegressionTaskBatch, RegressionTasks
 from hw3.metrics import interval_coverage, mode_coverage, quantile_calibration_error, reliability
 
 TEST_SEED, VALIDATION_SEED = 20_000, 10_000
@@ -45,6 +45,40 @@ def evaluate_regression(model, family: str, num_support: int, num_tasks: int = 5
     predictive = _in_chunks(model.predict, (tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query), chunk)
     return {"model": regression_metrics(predictive, tasks.y_query),
             "optimum": optimum_metrics(family, num_support, num_tasks, num_query, seed)}
+
+
+def function_kinds(functions: torch.Tensor, x: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
+    """Whether each sampled function looks like a line: the R^2 of its least-squares line fit exceeds
+    ``threshold`` (a sinusoid over [-5, 5] spans more than one period, and no line fits it). [..., M] -> bool [...]."""
+    centered_x = x - x.mean()
+    centered = functions - functions.mean(-1, keepdim=True)
+    slope = (centered * centered_x).sum(-1, keepdim=True) / centered_x.square().sum()
+    residual = (centered - slope * centered_x).square().sum(-1)
+    return 1 - residual / centered.square().sum(-1).clamp_min(1e-12) > threshold
+
+
+def line_or_sinusoid(model, num_support: int = 2, num_tasks: int = 500, num_samples: int = 10,
+                     seed: int = TEST_SEED) -> dict:
+    """Whether a model's sampled functions represent the ambiguity of sinusoid_or_line tasks.
+
+    On the tasks where the optimum's P(line | D) is between 0.2 and 0.8, ``both_kinds`` is the fraction whose
+    ``num_samples`` sampled functions (``model.sample_functions`` on 100 points of [-5, 5]) include at least one
+    line and at least one function that is not a line. Also returned: the tasks, P(line | D) [B], the
+    ambiguous mask [B], the grid x [1, 100, 1] and the samples [B, S, 100], for plots.
+    """
+    tasks = regression_tasks("sinusoid_or_line", num_support, num_tasks, 50, seed)
+    optimum = BayesOptimal("sinusoid_or_line")
+    p_line = optimum.log_posterior(tasks.x_support, tasks.y_support).exp()[:, optimum.kinds == LINE].sum(1)
+    ambiguous = (p_line > 0.2) & (p_line < 0.8)
+    x = torch.linspace(*X_RANGE, 100).view(1, -1, 1)
+    grid = x.expand(num_tasks, -1, -1)
+    generator = torch.Generator().manual_seed(0)
+    samples = torch.cat([model.sample_functions(tasks.x_support[s:s + 50], tasks.y_support[s:s + 50], grid[s:s + 50],
+                                                num_samples, generator) for s in range(0, num_tasks, 50)])
+    lines = function_kinds(samples, x[0, :, 0])
+    both = (lines.any(1) & (~lines).any(1))[ambiguous].float().mean().item()
+    return {"both_kinds": both, "ambiguous_tasks": int(ambiguous.sum()), "tasks": tasks, "p_line": p_line,
+            "ambiguous": ambiguous, "x": x, "samples": samples}
 
 
 def evaluate_classification(model, num_support: int = 1, num_tasks: int = 500, num_query: int = 20,

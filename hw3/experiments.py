@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 from common.report import new_figure, question_parser, run_once, run_questions, save_figure
-from data.regression import LINE, BayesOptimal, RegressionTasks
+from data.regression import BayesOptimal, RegressionTasks
 from hw3 import main as hw3_main
 from hw3.active import active_learning_curve
-from hw3.evaluate import TEST_SEED, evaluate_classification, evaluate_regression, regression_tasks
+from hw3.evaluate import TEST_SEED, evaluate_classification, evaluate_regression, line_or_sinusoid, regression_tasks
 
 FIGURES = Path("hw3/report/figures")  # relative to the kit's folder, where the commands run
 RUNS = Path("runs/hw3/report")
@@ -102,34 +102,14 @@ def calibration(args: argparse.Namespace) -> dict:
     return numbers
 
 
-def function_kinds(functions: torch.Tensor, x: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
-    """Whether each sampled function looks like a line: the R^2 of its least-squares line fit exceeds
-    ``threshold`` (a sinusoid over [-5, 5] spans more than one period, and no line fits it). [..., M] -> bool [...]."""
-    centered_x = x - x.mean()
-    centered = functions - functions.mean(-1, keepdim=True)
-    slope = (centered * centered_x).sum(-1, keepdim=True) / centered_x.square().sum()
-    residual = (centered - slope * centered_x).square().sum(-1)
-    return 1 - residual / centered.square().sum(-1).clamp_min(1e-12) > threshold
-
-
 def ambiguity(args: argparse.Namespace) -> dict:
     """Q3: CNP and latent model trained on sinusoid_or_line: one ambiguous 2-point task, and how often the latent
     model's sampled functions include both a line and a sinusoid where the optimum is unsure which it is."""
     models = {method: trained_model(args, method, "sinusoid_or_line") for method in ("cnp", "latent")}
     optimum = BayesOptimal("sinusoid_or_line")
-    tasks = RegressionTasks("sinusoid_or_line", seed=TEST_SEED + 2).sample(args.num_tasks, 2, 50)
-    posterior = optimum.log_posterior(tasks.x_support, tasks.y_support).exp()
-    p_line = posterior[:, optimum.kinds == LINE].sum(1)
-    ambiguous = (p_line > 0.2) & (p_line < 0.8)
-    x = torch.linspace(-5, 5, 100).view(1, -1, 1)
-    grid = x.expand(len(tasks), -1, -1)
-    generator = torch.Generator().manual_seed(0)
-    samples = torch.cat([models["latent"].sample_functions(tasks.x_support[s:s + 50], tasks.y_support[s:s + 50],
-                                                           grid[s:s + 50], 10, generator)
-                         for s in range(0, len(tasks), 50)])                              # [B, 10, 100]
-    lines = function_kinds(samples, x[0, :, 0])
-    both = (lines.any(1) & (~lines).any(1))[ambiguous].float().mean().item()
-    numbers = {"ambiguous_tasks": int(ambiguous.sum()), "latent_both_kinds_on_ambiguous": both}
+    measured = line_or_sinusoid(models["latent"], num_tasks=args.num_tasks)
+    tasks, p_line, ambiguous, x, samples = (measured[key] for key in ("tasks", "p_line", "ambiguous", "x", "samples"))
+    numbers = {"ambiguous_tasks": measured["ambiguous_tasks"], "latent_both_kinds_on_ambiguous": measured["both_kinds"]}
     for method, model in models.items():
         result = {k: evaluate_regression(model, "sinusoid_or_line", k, args.num_tasks) for k in (1, 2, 5)}
         numbers[method] = {f"K{k}": {"nll": r["model"]["nll"], "optimum_nll": r["optimum"]["nll"]} for k, r in result.items()}

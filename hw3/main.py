@@ -18,8 +18,9 @@ file to submit) is saved.
 
 ``--test`` measures NLL, MSE, 90% coverage and quantile calibration at
 K = 1, 2, 5, 10 on ``--num_test_tasks`` tasks next to the Bayes-optimal
-predictor, the active-learning curve, and plots predictive bands with the
-optimum overlaid (or, for attributes, accuracy, ECE with the reliability
+predictor, the active-learning curve, on ``sinusoid_or_line`` how often the
+sampled functions hold both kinds where the optimum is unsure, and plots
+predictive bands with the optimum overlaid (or, for attributes, accuracy, ECE with the reliability
 diagram, and mode coverage), into ``runs/hw3/<name>/``.
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ from data.attributes import NUM_ATTRIBUTES, AmbiguousAttributes
 from data.regression import RegressionTasks
 from data.tasks import TaskBatch
 from hw3.active import active_learning_curve
-from hw3.evaluate import TEST_SEED, VALIDATION_SEED, evaluate_classification, evaluate_regression
+from hw3.evaluate import TEST_SEED, VALIDATION_SEED, evaluate_classification, evaluate_regression, line_or_sinusoid
 from hw3.models import KINDS, build_model
 from hw3.plots import plot_active_learning, plot_predictive_bands, plot_reliability
 
@@ -183,6 +184,11 @@ def test(args: argparse.Namespace) -> dict:
         report["active_learning_mse"] = curves
         print("active learning, test MSE after 1..5 points: " +
               "; ".join(f"{s}: " + " ".join(f"{v:.3f}" for v in c) for s, c in curves.items()))
+        if family == "sinusoid_or_line" and hasattr(model, "sample_functions"):
+            measured = line_or_sinusoid(model)
+            report["line_or_sinusoid"] = {key: measured[key] for key in ("ambiguous_tasks", "both_kinds")}
+            print(f"sampled functions hold both a line and a sinusoid on {measured['both_kinds']:.0%} of the "
+                  f"{measured['ambiguous_tasks']} tasks (K=2) where the optimum is unsure which it is")
         plot_active_learning(out_dir / "active_learning.png", curves, args.name)
         plot_predictive_bands(out_dir / "predictive.png", model, family, args.name)
     (out_dir / "test.json").write_text(json.dumps(report, indent=1))

@@ -123,7 +123,7 @@ def test_the_leak_check_finds_rubric_text_in_a_release(hw, tmp_path):
 
 def test_function_kinds_tells_lines_from_sinusoids():
     """hw3's ambiguity measure: a sampled function counts as a line when a line fits it (R^2 > 0.9)."""
-    from hw3.experiments import function_kinds
+    from hw3.evaluate import function_kinds
 
     x = torch.linspace(-5, 5, 100)
     lines = torch.stack([a * x + b for a, b in ((0.5, 1.0), (-3.0, 2.0), (0.05, -1.0))])
