@@ -105,6 +105,7 @@ def report() -> None:
         for record in (r for r in regression if r["family"] == family):
             for strategy, curve in record["report"]["active_learning_mse"].items():
                 lines.append(f"| {record['name']} | {strategy} | " + " | ".join(f"{v:.3f}" for v in curve) + " |")
+        lines.append("")
         ambiguity = [r for r in regression if r["family"] == family and "line_or_sinusoid" in r["report"]]
         if ambiguity:
             lines += ["Line or sinusoid (K = 2, 500 tasks): on the tasks where the optimum's P(line | D) is between 0.2 "

@@ -62,6 +62,9 @@ MUTANTS = {
     ("hw3", "unavailable candidates masked by a product"): (
         "active.py", "entropy = gaussian_entropy(variance).masked_fill(~available, -math.inf)",
         "entropy = gaussian_entropy(variance) * available", {"4.4"}),
+    ("hw3", "inner step at the raw rate, not step_size"): (
+        "particles.py", "particles = particles + rate * direction", "particles = particles + self.log_inner_lr.exp() * direction",
+        {"3.2", "6.3"}),
     ("hw3", "particles ignore first_order"): (
         "particles.py", "create_graph=self.training and not self.first_order)", "create_graph=self.training)", {"3.3", "6.3"}),
     ("hw3", "SVGD bandwidth differentiated"): (

@@ -49,7 +49,7 @@ def test_cnp_and_elbo_match_the_reference(impl, reference):
 @visibility("after_due_date")
 def test_particle_methods_match_the_reference(impl, reference):
     """SVGD direction with its gradients; adapted particles after 2 SVGD steps; both meta-losses and their
-    meta-gradients (second order, and first order), for regression and classification"""
+    meta-gradients (second order, and first order), for regression and classification, whole networks and heads"""
     generator = torch.Generator().manual_seed(65)
     particles, scores = torch.randn(3, 6, 4, generator=generator), torch.randn(3, 6, 4, generator=generator)
     assert_same(impl.call(hw3_probes.svgd, particles, scores), reference.call(hw3_probes.svgd, particles, scores), "svgd_direction")
@@ -62,6 +62,9 @@ def test_particle_methods_match_the_reference(impl, reference):
                    "first_order": first_order}
         assert_same(impl.call(hw3_probes.particle_loss, **options), reference.call(hw3_probes.particle_loss, **options),
                     f"{'SVGD' if svgd_steps else 'ensemble'} meta-loss, {likelihood}")
+    options = {"seed": 69, "svgd_steps": True, "num_inner_steps": 2, "body_width": 6}
+    assert_same(impl.call(hw3_probes.particle_loss, **options), reference.call(hw3_probes.particle_loss, **options),
+                "SVGD meta-loss with heads on shared features")
 
 
 @weight(2)
