@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.grading import grading_memory_mb
+from autograder import grading
 from autograder.kit import GENERATED_PARTS, STUDENT_PACKAGES, Kit
 from autograder.release import write_skeletons
 from harness import KIT_ROOT
@@ -29,11 +29,14 @@ def copy_fixture_kit(root: Path) -> Kit:
 @pytest.fixture(autouse=True)
 def grading_memory_beside_the_test_session(monkeypatch):
     """A grading counts its caller's memory as the grader's. On Gradescope the caller is a lean
-    ``python -m autograder grade``; here it is this test session, which grows as earlier tests load
-    models, until the worker of a later test would get nothing. The grading's memory is the default on
-    top of what this process holds now, so each test's worker gets what it would get on Gradescope."""
+    ``python -m autograder grade``; for a ``grade()`` called in this test session it is the session, which
+    grows as earlier tests load models, until the worker of a later test would get nothing. Such a
+    grading gets the default budget on top of what this process holds now, so that its worker gets what
+    it would get on Gradescope. Gradings in a subprocess of their own (the Gradescope layout) keep the
+    default: the function is patched in this process only, never through the environment."""
     held_mb = process_memory(str(os.getpid()), set()) >> 20
-    monkeypatch.setenv("KIT_GRADING_MEMORY_MB", str(grading_memory_mb() + held_mb))
+    budget_mb = grading.grading_memory_mb() + held_mb
+    monkeypatch.setattr(grading, "grading_memory_mb", lambda: budget_mb)
 
 
 @pytest.fixture(scope="session")
