@@ -20,8 +20,10 @@ from data.regression import RegressionTasks
 
 NUM_TASKS, NUM_QUERY, NUM_SUPPORT = 300, 50, 5
 # Thresholds: the reference's figures on 5 grader seeds (docs/benchmarks/hw3.md), with a margin.
+# active_ratio, after 2 and after 3 picked points, from 200 grader seeds on 300 tasks: the reference at most 0.51
+# and 0.70; a CNP whose variance says nothing (constant) at least 0.79 and 0.72.
 THRESHOLDS = {"cnp_nll": 0.65, "coverage": (0.85, 0.95), "calibration": 0.05, "latent_nll": 0.75,
-              "active_ratio": 0.7, "svgd_nll": 0.40, "svgd_ece": 0.06, "svgd_modes": 0.85}
+              "active_ratio": {2: 0.65, 3: 0.85}, "svgd_nll": 0.40, "svgd_ece": 0.06, "svgd_modes": 0.85}
 TRAIN_HINT = ("train with the handout's command for this method (its time limit or steps), look at the predictive "
               "plots in runs/hw3/, and check the loss against the handout's formulas")
 
@@ -95,12 +97,12 @@ def test_cnp_is_calibrated(evaluator, impl_root, grader_seed):
 def test_active_learning_beats_random_picks(evaluator, impl_root, grader_seed):
     """cnp_sinusoid.pt: MSE after 2 and 3 points picked by maximum predictive entropy, against random picks"""
     checkpoint = submitted_checkpoint(impl_root, "cnp_sinusoid.pt", "sinusoid", "cnp")
-    tasks = RegressionTasks("sinusoid", seed=grader_seed + 1).sample(200, 0, 150)
+    tasks = RegressionTasks("sinusoid", seed=grader_seed + 1).sample(NUM_TASKS, 0, 150)
     x_pool, y_pool, x_test, y_test = (tasks.x_query[:, :100], tasks.y_query[:, :100], tasks.x_query[:, 100:],
                                       tasks.y_query[:, 100:])
     generator = torch.Generator().manual_seed(grader_seed + 2)
-    first = torch.randint(100, (200,), generator=generator)
-    rows = torch.arange(200)
+    first = torch.randint(100, (NUM_TASKS,), generator=generator)
+    rows = torch.arange(NUM_TASKS)
     curves = {}
     for strategy in ("entropy", "random"):  # the loop runs here; the model only predicts
         chosen, curve = [first], []
@@ -111,18 +113,17 @@ def test_active_learning_beats_random_picks(evaluator, impl_root, grader_seed):
             moments = mixture_predictive(evaluator.call(hw3_probes.checkpoint_predictive, checkpoint, x_support, y_support, x_all),
                                          torch.cat([y_pool, y_test], 1).squeeze(-1))
             curve.append((moments["mean"][:, 100:] - y_test.squeeze(-1)).square().mean().item())
-            taken = torch.zeros(200, 100, dtype=torch.bool)
+            taken = torch.zeros(NUM_TASKS, 100, dtype=torch.bool)
             taken[rows.unsqueeze(1), index] = True
             if strategy == "entropy":
                 chosen.append(moments["variance"][:, :100].masked_fill(taken, -1).argmax(-1))
             else:
-                chosen.append(torch.rand(200, 100, generator=generator).masked_fill(taken, -1).argmax(-1))
+                chosen.append(torch.rand(NUM_TASKS, 100, generator=generator).masked_fill(taken, -1).argmax(-1))
         curves[strategy] = curve
     print("test MSE after 1, 2, 3 points: " + "; ".join(f"{s} " + ", ".join(f"{v:.3f}" for v in c) for s, c in curves.items()))
-    for points in (2, 3):
+    for points, most in THRESHOLDS["active_ratio"].items():
         ratio = curves["entropy"][points - 1] / curves["random"][points - 1]
-        assert ratio <= THRESHOLDS["active_ratio"], \
-            f"after {points} points the entropy picks' MSE is {ratio:.2f} of the random picks' (at most {THRESHOLDS['active_ratio']})"
+        assert ratio <= most, f"after {points} points the entropy picks' MSE is {ratio:.2f} of the random picks' (at most {most})"
 
 
 @weight(2)
