@@ -117,42 +117,37 @@ def test_a_worker_that_stops_reading_cannot_block_the_grader(tmp_path):
             worker.call(module.echo, torch.zeros(4 << 20))  # 16 MB: far more than a pipe holds
 
 
-def test_the_worker_gets_only_what_the_grader_leaves_of_the_grading_budget():
-    """Under its own limit but over the grading's memory once the grader's own memory counts: killed, with why."""
+def watched_under_a_budget(code: str, worker_allowance_mb: int):
+    """Run ``code`` in a process that a watchdog kills once it holds more than this test process leaves it of
+    a grading budget (this process's memory plus ``worker_allowance_mb``); the watchdog, after the process ended."""
     import subprocess
     import sys
 
     from harness.sandbox import MemoryBudget, MemoryWatchdog
 
     trusted = MemoryBudget(0, (os.getpid(),)).trusted_bytes() >> 20
-    hog = subprocess.Popen([sys.executable, "-c", "import time; block = bytearray(500 << 20); time.sleep(60)"])
-    watchdog = MemoryWatchdog(hog.pid, None, 1536, hog.kill, MemoryBudget(trusted + 300, (os.getpid(),)), interval=0.05)
+    process = subprocess.Popen([sys.executable, "-c", code])
+    watchdog = MemoryWatchdog(process.pid, None, 1536, process.kill,
+                              MemoryBudget(trusted + worker_allowance_mb, (os.getpid(),)), interval=0.05)
     watchdog.start()
     try:
-        assert hog.wait(timeout=30) != 0
+        assert process.wait(timeout=30) != 0, "the watchdog did not stop the process"
     finally:
-        hog.kill()
+        process.kill()
         watchdog.stop()
+    return watchdog
+
+
+def test_the_worker_gets_only_what_the_grader_leaves_of_the_grading_budget():
+    """Under its own limit but over the grading's memory once the grader's own memory counts: killed, with why."""
+    watchdog = watched_under_a_budget("import time; block = bytearray(500 << 20); time.sleep(60)", 300)
     assert 300 < watchdog.exceeded_mb < 1536 and watchdog.trusted_mb > 0 and not watchdog.grader_starved_it()
     assert "over the" in watchdog.verdict() and "memory limit of a whole grading" in watchdog.verdict()
 
 
 def test_a_worker_starved_by_the_grader_itself_is_the_staffs_problem_not_the_students():
     """The trusted processes alone over the grading's memory: the worker is stopped, and the verdict says whose fault."""
-    import subprocess
-    import sys
-
-    from harness.sandbox import MemoryBudget, MemoryWatchdog
-
-    trusted = MemoryBudget(0, (os.getpid(),)).trusted_bytes() >> 20
-    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    watchdog = MemoryWatchdog(idle.pid, None, 1536, idle.kill, MemoryBudget(trusted - 20, (os.getpid(),)), interval=0.05)
-    watchdog.start()
-    try:
-        assert idle.wait(timeout=30) != 0
-    finally:
-        idle.kill()
-        watchdog.stop()
+    watchdog = watched_under_a_budget("import time; time.sleep(60)", -20)
     assert watchdog.grader_starved_it()
     assert "not of your code: please tell the course staff" in watchdog.verdict()
 
