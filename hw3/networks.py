@@ -78,8 +78,8 @@ class BatchedMLP(nn.Module):
 class SharedFeatureHeads(nn.Module):
     """Particles of a linear head on meta-learned features: x -> features(x) [width] -> one output per particle.
 
-    The features are an MLP with two hidden layers of ``width`` units, layer-normalised so that their scale,
-    and with it a good inner step size, stays the same throughout meta-training. Same interface as
+    The features are two linear layers of ``width`` units with a ReLU between, layer-normalised so that their
+    scale, and with it a good inner step size, stays the same throughout meta-training. Same interface as
     ``BatchedMLP``: ``num_parameters`` (width + 1 per particle), ``initial`` and a call on [B, P, D] particles.
     """
 
