@@ -20,8 +20,8 @@ file to submit) is saved.
 K = 1, 2, 5, 10 on ``--num_test_tasks`` tasks next to the Bayes-optimal
 predictor, the active-learning curve, on ``sinusoid_or_line`` how often the
 sampled functions hold both kinds where the optimum is unsure, and plots
-predictive bands with the optimum overlaid (or, for attributes, accuracy, ECE with the reliability
-diagram, and mode coverage), into ``runs/hw3/<name>/``.
+predictive bands with the optimum overlaid (or, for attributes, accuracy,
+ECE with the reliability diagram, and mode coverage), into ``runs/hw3/<name>/``.
 """
 from __future__ import annotations
 
