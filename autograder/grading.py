@@ -25,7 +25,8 @@ from pathlib import Path
 
 from autograder.isolation import IsolationError, choose_box
 from autograder.kit import SHARED_PACKAGES, Kit, copy_files, is_generated
-from autograder.results import failed_results, gradescope_results, summary, validate
+from autograder.parts import graded_parts
+from autograder.results import failed_results, gradescope_results, is_extra_credit, part_of, summary, validate
 from harness.sandbox import LEAN_MALLOC, Box, kill_uid, remove_shared_memory_files
 
 MAX_CHECKPOINT_MB = 50
@@ -327,7 +328,8 @@ def grade_main(args, kit: Kit | None = None) -> int:
 
 
 def selftest(kit: Kit, hw: str, seeds: list[int]) -> list[str]:
-    """Problems found: the reference must score full marks, the skeleton zero on every graded test."""
+    """Problems found: the reference must score full marks, the skeleton zero on every graded test, and each
+    going-further part that the course grades its points (course.toml), no other part any."""
     problems = []
     for seed in seeds:
         results = grade(kit, hw, kit.solution_dir(hw), seed=seed)
@@ -335,6 +337,7 @@ def selftest(kit: Kit, hw: str, seeds: list[int]) -> list[str]:
         print(f"{hw} reference, seed {seed}: {results['score']:.1f} / {total:.1f}")
         if not results["tests"]:
             problems.append(f"{hw} reference, seed {seed}: no test ran ({results['output'][-500:]})")
+        problems += [f"{hw} reference, seed {seed}: {problem}" for problem in part_problems(kit, hw, results)]
         for test in results["tests"]:
             if test["status"] != "passed" or test["score"] < test["max_score"]:
                 problems.append(f"{hw} reference, seed {seed}: {test['name']} scored {test['score']}/{test['max_score']}"
@@ -348,6 +351,26 @@ def selftest(kit: Kit, hw: str, seeds: list[int]) -> list[str]:
         if test["score"] > 0:
             problems.append(f"{hw} skeleton: {test['name']} scored {test['score']}/{test['max_score']} "
                             f"(a graded test that passes without an implementation tests nothing)")
+    return problems
+
+
+def part_problems(kit: Kit, hw: str, results: dict) -> list[str]:
+    """How a grading's going-further parts differ from what course.toml says of them."""
+    expected = {part.name: part for part in graded_parts(kit.root, hw)}
+    scored = {}
+    for test in results["tests"]:
+        if part_of(test) is not None:
+            scored.setdefault(part_of(test), []).append(test)
+    problems = [f"part {name!r} is not graded by course.toml, yet {len(tests)} test(s) of it ran"
+                for name, tests in scored.items() if name not in expected]
+    for name, part in expected.items():
+        tests = scored.get(name, [])
+        points = sum(t["max_score"] for t in tests)
+        if not tests or abs(points - part.points) > 1e-6:
+            problems.append(f"part {name!r} is worth {part.points:g} points in course.toml, its tests {points:g} "
+                            f"({len(tests)} test(s)); its test_points must be the sum of its tests' weights")
+        if any(is_extra_credit(t) != part.extra_credit for t in tests):
+            problems.append(f"part {name!r}: its tests' extra-credit tags differ from course.toml")
     return problems
 
 

@@ -14,7 +14,9 @@
 Each file is held once. A provided module lives in ``hwN/`` only; a graded module's solution lives in
 ``private/solutions/hwN/`` only, and its skeleton in ``hwN/`` is generated from it. The complete
 reference package is assembled like a student's: ``hwN/`` with the solutions in place of the
-skeletons (``Kit.assemble_reference``).
+skeletons (``Kit.assemble_reference``). The going-further parts that the course does not grade
+(``course.toml``, autograder/parts.py) stay in the kit but count nowhere: not among the graded files,
+not in the package that students receive.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.fences import has_fences
+from autograder.parts import left_out
 from harness import KIT_ROOT
 
 HOMEWORK_NAME = re.compile(r"^hw\d+$")
@@ -93,16 +96,27 @@ class Kit:
         base = self.solution_dir(hw)
         return sorted(p.relative_to(base) for p in base.rglob("*") if p.is_file() and not is_generated(p.relative_to(base)))
 
-    def graded_files(self, hw: str) -> list[Path]:
-        """The modules students edit: solution modules that hold at least one fence."""
+    def fenced_files(self, hw: str) -> list[Path]:
+        """Every module with a skeleton: solution modules that hold at least one fence, graded or not."""
         base = self.solution_dir(hw)
         return [p for p in self.solution_files(hw) if p.suffix == ".py" and has_fences((base / p).read_text())]
 
+    def left_out(self, hw: str) -> set[Path]:
+        """The files of the parts the course does not grade, relative to ``hwN/`` (autograder/parts.py)."""
+        return left_out(self.root, hw)
+
+    def graded_files(self, hw: str) -> list[Path]:
+        """The modules students edit: the fenced modules of the core homework and of the graded parts."""
+        excluded = self.left_out(hw)
+        return [p for p in self.fenced_files(hw) if p not in excluded]
+
     def package_files(self, hw: str) -> list[Path]:
-        """Files of the homework's package as students receive it, relative to ``hwN/`` (no tests, no runs' output)."""
-        base = self.skeleton_dir(hw)
+        """Files of the homework's package as students receive it, relative to ``hwN/`` (no tests, no runs' output,
+        no part the course does not grade)."""
+        base, excluded = self.skeleton_dir(hw), self.left_out(hw)
         return sorted(p.relative_to(base) for p in base.rglob("*")
-                      if p.is_file() and p.relative_to(base).parts[0] != "tests" and not is_generated(p.relative_to(base)))
+                      if p.is_file() and p.relative_to(base).parts[0] != "tests" and not is_generated(p.relative_to(base))
+                      and p.relative_to(base) not in excluded)
 
     def assemble_reference(self, into: Path, homeworks: list[str] | None = None) -> Path:
         """The complete reference packages in ``into/hwN``: the students' package with the solutions of

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from autograder.fences import BEGIN, END, find_fences, make_skeleton
 from autograder.kit import STUDENT_PACKAGES, Kit, is_generated
+from autograder.parts import COURSE_FILE, graded_parts, handout_without, manifest_entry, read_course
 from autograder.reports import outline, rubric_fingerprints, rubric_mismatches, templates
 from harness.submit import MANIFEST
 
@@ -43,7 +44,7 @@ def expected_skeleton(kit: Kit, hw: str) -> dict[Path, bytes]:
     """The generated files of ``hwN/``: the skeleton of each graded module, submission.json, and the
     report templates made from the written part's questions."""
     files = {relative: make_skeleton((kit.solution_dir(hw) / relative).read_text(), f"{hw}/{relative}").encode()
-             for relative in kit.graded_files(hw)}
+             for relative in kit.fenced_files(hw)}
     files[Path(MANIFEST)] = submission_manifest(kit, hw).encode()
     questions = kit.skeleton_dir(hw) / QUESTIONS
     if questions.is_file():
@@ -61,12 +62,14 @@ def submission_manifest(kit: Kit, hw: str) -> str:
     """``hwN/submission.json``: what ``python -m harness submit`` packs, and the grader's limits on it."""
     from autograder.grading import MAX_CHECKPOINT_MB, MAX_CODE_KB, MAX_HELPERS
 
-    checkpoints = kit.reference_checkpoints(hw)
+    checkpoints, excluded = kit.reference_checkpoints(hw), kit.left_out(hw)
     package = {p.parts[0] for p in kit.package_files(hw) if p.name != MANIFEST}
     spec = {
         "homework": hw,
         "files": [p.as_posix() for p in kit.graded_files(hw)],
-        "checkpoints": sorted(p.name for p in checkpoints.glob("*.pt")) if checkpoints.is_dir() else [],
+        "checkpoints": sorted(p.name for p in checkpoints.glob("*.pt") if Path("checkpoints", p.name) not in excluded)
+                       if checkpoints.is_dir() else [],
+        "parts": {part.name: manifest_entry(part) for part in graded_parts(kit.root, hw)},
         "official": sorted(package | {p.parts[0] for p in kit.graded_files(hw)} | {"__init__.py", MANIFEST}),
         "max_file_kb": MAX_CODE_KB,
         "max_checkpoint_mb": MAX_CHECKPOINT_MB,
@@ -88,7 +91,7 @@ def skeleton_drift(kit: Kit, hw: str) -> list[str]:
     questions = kit.skeleton_dir(hw) / QUESTIONS
     if questions.is_file():
         problems += rubric_mismatches(questions, rubric_path(kit, hw))
-    graded = set(kit.graded_files(hw))
+    graded = set(kit.fenced_files(hw))
     for relative in kit.solution_files(hw):
         if relative not in graded:
             problems.append(f"autograder/private/solutions/{hw}/{relative} has no fence: a provided file lives in "
@@ -116,13 +119,36 @@ def write_skeletons(kit: Kit, hw: str) -> list[Path]:
 
 
 def student_files(kit: Kit) -> list[tuple[Path, Path]]:
-    """Every file of the student release: (source, path in the release)."""
+    """Every file of the student release: (source, path in the release). The parts that the course does
+    not grade stay out (autograder/parts.py)."""
     files = [(kit.root / name, Path(name)) for name in STUDENT_TOP_FILES if (kit.root / name).is_file()]
     top = kit.root / STUDENT_TOP_FOLDER
     files += [(path, path.relative_to(top)) for path in sorted(top.rglob("*")) if path.is_file()] if top.is_dir() else []
-    for folder in [*STUDENT_PACKAGES, *kit.homeworks()]:
+    for folder in STUDENT_PACKAGES:
         files += _tree(kit.root, folder)
+    for hw in kit.homeworks():
+        files += _without_parts(kit, hw, _tree(kit.root, hw), Path(hw))
     return files
+
+
+def _without_parts(kit: Kit, hw: str, files: list[tuple[Path, Path]], base: Path) -> list[tuple[Path, Path]]:
+    """``files`` less those of the parts of ``hw`` that the course does not grade; ``base`` is the folder
+    (relative to the kit) whose names the parts' files are relative to: ``hwN/``, its solutions folder
+    (same names) or its hidden tests folder (test files at the top)."""
+    excluded = kit.left_out(hw)
+    inside = [(source, relative, relative.relative_to(base)) for source, relative in files]
+    return [(source, relative) for source, relative, name in inside
+            if name not in excluded and not (len(name.parts) == 1 and Path("tests", name.name) in excluded)]
+
+
+def release_text(kit: Kit, source: Path, relative: Path) -> bytes | None:
+    """The content a released file gets where it differs from its source: a handout without the
+    sections of the parts that the course does not grade. None: copy the file as it is."""
+    hw = relative.parts[0]
+    if len(relative.parts) != 2 or relative.name != "README.md" or hw not in kit.homeworks():
+        return None
+    ungraded = {part.name for part in read_course(kit.root).get(hw, {}).values() if not part.graded}
+    return handout_without(source.read_text(), ungraded).encode() if ungraded else None
 
 
 def _tree(root: Path, folder: str) -> list[tuple[Path, Path]]:
@@ -139,6 +165,9 @@ def build_student_release(kit: Kit, out: Path) -> Path:
     for source, relative in student_files(kit):
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target / relative)
+        content = release_text(kit, source, relative)
+        if content is not None:
+            (target / relative).write_bytes(content)
     problems = find_leaks(kit, target)
     if problems:
         raise ReleaseError("the student release would leak private material:\n  " + "\n  ".join(problems))
@@ -175,7 +204,7 @@ def find_leaks(kit: Kit, release: Path) -> list[str]:
     private_hashes = {}
     fingerprints = []
     for hw in kit.homeworks():
-        for relative in kit.graded_files(hw):
+        for relative in kit.fenced_files(hw):
             path = kit.solution_dir(hw) / relative
             private_hashes[_sha256(path)] = f"autograder/private/solutions/{hw}/{relative}"
             for fence in find_fences(path.read_text(), str(path)):
@@ -225,16 +254,16 @@ def _sha256(path: Path) -> str:
 
 def gradescope_files(kit: Kit, hw: str) -> list[tuple[Path, Path]]:
     """What the autograder of one homework needs: (source, path in the zip)."""
-    files = [(kit.root / name, Path(name)) for name in ["requirements.txt", "pytest.ini", "conftest.py", "LICENSE"]
+    files = [(kit.root / name, Path(name)) for name in ["requirements.txt", "pytest.ini", "conftest.py", "LICENSE", COURSE_FILE]
              if (kit.root / name).is_file()]
     for folder in STUDENT_PACKAGES:
         files += _tree(kit.root, folder)
     files += [(path, relative) for path, relative in _tree(kit.root, "autograder")
               if relative.parts[1] not in {"private", "tests"}]  # the grader's code
     private = kit.private_root.relative_to(kit.root)
-    files += _tree(kit.root, (private / "solutions" / hw).as_posix()) + _tree(kit.root, (private / "hidden_tests" / hw).as_posix())
-    files += _tree(kit.root, hw)
-    return files
+    for folder in (private / "solutions" / hw, private / "hidden_tests" / hw):
+        files += _without_parts(kit, hw, _tree(kit.root, folder.as_posix()), folder)
+    return files + _without_parts(kit, hw, _tree(kit.root, hw), Path(hw))
 
 
 def build_gradescope_zip(kit: Kit, hw: str, out: Path) -> Path:
@@ -248,7 +277,11 @@ def build_gradescope_zip(kit: Kit, hw: str, out: Path) -> Path:
             info.external_attr = (stat.S_IFREG | 0o755) << 16
             archive.writestr(info, script)
         for source, relative in gradescope_files(kit, hw):
-            archive.write(source, str(relative))
+            content = release_text(kit, source, relative)
+            if content is None:
+                archive.write(source, str(relative))
+            else:
+                archive.writestr(str(relative), content)
     return target
 
 

@@ -10,6 +10,7 @@ TOP_LEVEL_FIELDS = {"score", "execution_time", "output", "output_format", "test_
 TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
                "visibility", "extra_data"}
 EXTRA_CREDIT = "extra credit"  # the tag of tests whose points come on top of the homework's total
+PART_TAG = "part: "  # the tag of a going-further part's tests, before the part's name (autograder/parts.py)
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 
 
@@ -29,8 +30,10 @@ def gradescope_results(records: list[dict], output: str = "", execution_time: fl
         }
         if record.get("number"):
             test["number"] = str(record["number"])
-        if record.get("extra_credit"):
-            test["tags"] = [EXTRA_CREDIT]
+        tags = ([EXTRA_CREDIT] if record.get("extra_credit") else []) + \
+               ([PART_TAG + record["part"]] if record.get("part") else [])
+        if tags:
+            test["tags"] = tags
         tests.append(test)
     results = {
         "score": round(sum(t["score"] for t in tests), 4),
@@ -87,6 +90,11 @@ def summary(results: dict) -> str:
     if results.get("output"):
         lines.append(results["output"])
     return "\n".join(lines)
+
+
+def part_of(test: dict) -> str | None:
+    """The going-further part a test belongs to, or None for the homework's core tests."""
+    return next((tag[len(PART_TAG):] for tag in test.get("tags", ()) if tag.startswith(PART_TAG)), None)
 
 
 def is_extra_credit(test: dict) -> bool:

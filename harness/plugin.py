@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import torch
 
 from harness import KIT_ROOT
 from harness.sandbox import Box, Limits, MemoryBudget, SubmissionError, Worker
+from harness.submit import MANIFEST
 
 # torch.testing.assert_close imports torch.distributed.tensor, and with it sympy (40 MB in this process,
 # which shares the grading's memory with the worker), only to unwrap DTensors: replies never hold one.
@@ -186,14 +188,46 @@ def received(value, shape: tuple | None = None, dtype: torch.dtype | None = None
 # --------------------------------------------------------------------------- results
 
 
-EXTRA_CREDIT_HELP = ("extra_credit: a going-further test, whose points come on top of the homework's total; "
-                     "a part not attempted (a TODO left, its checkpoint not trained) is skipped, not failed")
+PART_HELP = ("part(name): a test of a going-further part of the homework. hwN/submission.json says which parts "
+             "the course grades, for how many points and whether as extra credit; the tests of the other parts "
+             "are deselected. A part not attempted (a TODO left, its checkpoint not trained) is skipped, not "
+             "failed, when it is extra credit")
 NOT_ATTEMPTED = ('NotImplementedError: TODO', 'NotImplementedError("TODO', "is missing: train it")
+HOMEWORK_FOLDER = re.compile(r"^hw\d+$")
+PART = pytest.StashKey[dict]()  # a part test's entry in its homework's submission.json
 
 
 def pytest_configure(config):
     config._kit_results = []
-    config.addinivalue_line("markers", EXTRA_CREDIT_HELP)
+    config.addinivalue_line("markers", PART_HELP)
+
+
+def graded_parts(root: Path, hw: str) -> dict[str, dict]:
+    """The parts of ``hw`` that the course grades, from the kit's ``hwN/submission.json`` (never a submission's)."""
+    path = root / hw / MANIFEST
+    return json.loads(path.read_text()).get("parts", {}) if path.is_file() else {}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the tests of the parts that the course does not grade; note the graded ones' entries."""
+    kept, dropped, manifests = [], [], {}
+    for item in items:
+        marker = item.get_closest_marker("part")
+        if marker is None:
+            kept.append(item)
+            continue
+        hw = next((folder for folder in reversed(item.path.parts) if HOMEWORK_FOLDER.match(folder)), None)
+        if hw not in manifests:
+            manifests[hw] = graded_parts(Path(config.rootpath), hw) if hw else {}
+        entry = manifests[hw].get(marker.args[0])
+        if entry is None:
+            dropped.append(item)
+        else:
+            item.stash[PART] = entry
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_runtest_setup(item):
@@ -212,7 +246,8 @@ def pytest_runtest_makereport(item, call):
     if report.when == "teardown" and report.passed:
         return
     weight = float(getattr(function, "__weight__", 0.0) or 0.0)
-    extra_credit = item.get_closest_marker("extra_credit") is not None
+    part = item.stash.get(PART, {})
+    scale, extra_credit = _bounded(part.get("weight_scale", 1.0)), part.get("extra_credit") is True
     if extra_credit and report.failed and report.when == "call" and any(m in _failure_text(call) for m in NOT_ATTEMPTED):
         # `pytest hwN` stays green on a complete required part; the grader still scores it zero.
         report.outcome = "skipped"
@@ -220,6 +255,7 @@ def pytest_runtest_makereport(item, call):
     passed = report.passed and report.when == "call"
     score = vars(function).get("__score__")
     score = float(score) if score is not None else (weight if passed else 0.0)
+    weight, score = weight * scale, score * scale
     doc = (function.__doc__ or "").strip().splitlines()
     name = doc[0] if doc else item.name
     if "[" in item.name:
@@ -241,9 +277,15 @@ def pytest_runtest_makereport(item, call):
         "score": min(score, weight) if weight else 0.0,
         "passed": passed,
         "extra_credit": extra_credit,
+        "part": item.get_closest_marker("part").args[0] if part else None,
         "visibility": getattr(function, "__visibility__", "visible"),
         "output": output[:8000],
     })
+
+
+def _bounded(scale) -> float:
+    """A part's weight scale as the release wrote it (the course's points over its tests' points)."""
+    return float(scale) if isinstance(scale, (int, float)) and 0 < scale <= 1000 else 1.0
 
 
 def _failure_text(call) -> str:

@@ -58,6 +58,21 @@ class ConvNet(nn.Module):
             nn.init.zeros_(head.bias)
             self.head_weight, self.head_bias = head.weight, head.bias
 
+    def features(self, images: torch.Tensor, parameters: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """The four conv blocks' output, flattened: float [M, feature_dim] for images [M, C, H, W]
+        (``parameters`` as in ``forward``; the head's entries, if any, are not used)."""
+        parameters = dict(self.named_parameters()) if parameters is None else parameters
+        x = images.contiguous(memory_format=self.memory_format)
+        stride = 2 if self.pooling == "stride" else 1
+        for block in range(4):
+            x = F.conv2d(x, parameters[f"conv{block}_weight"], parameters[f"conv{block}_bias"], stride, padding=1)
+            x = F.batch_norm(x, None, None, parameters[f"norm{block}_weight"], parameters[f"norm{block}_bias"],
+                             training=True)
+            x = F.relu(x)
+            if self.pooling == "max":
+                x = F.max_pool2d(x, 2)
+        return x.flatten(1)
+
     def forward(self, images: torch.Tensor, parameters: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """Outputs for the images of one task.
 
@@ -69,16 +84,7 @@ class ConvNet(nn.Module):
             float [M, num_outputs] (logits), or [M, feature_dim] without a head.
         """
         parameters = dict(self.named_parameters()) if parameters is None else parameters
-        x = images.contiguous(memory_format=self.memory_format)
-        stride = 2 if self.pooling == "stride" else 1
-        for block in range(4):
-            x = F.conv2d(x, parameters[f"conv{block}_weight"], parameters[f"conv{block}_bias"], stride, padding=1)
-            x = F.batch_norm(x, None, None, parameters[f"norm{block}_weight"], parameters[f"norm{block}_bias"],
-                             training=True)
-            x = F.relu(x)
-            if self.pooling == "max":
-                x = F.max_pool2d(x, 2)
-        features = x.flatten(1)
+        features = self.features(images, parameters)
         if self.num_outputs is None:
             return features
         return F.linear(features, parameters["head_weight"], parameters["head_bias"])

@@ -1,8 +1,10 @@
-"""Meta-train and test MAML or prototypical networks on Omniglot.
+"""Meta-train and test MAML, prototypical networks and their going-further variants on Omniglot.
 
     python -m hw2.main --method protonet                                   # 5-way 1-shot
     python -m hw2.main --method maml --num_inner_steps 1 --inner_lr 0.4
     python -m hw2.main --method maml --learn_inner_lrs                     # meta-learn the inner rates too
+    python -m hw2.main --method anil                                       # going further: head-only MAML
+    python -m hw2.main --method ridge --train_way 20                       # going further: R2-D2's ridge head
     python -m hw2.main --method protonet --test                            # 600 test tasks, 95% interval
 
 Every ``--log_interval`` steps it appends the training loss and accuracies to
@@ -33,7 +35,7 @@ from common.training import CsvLog, add_run_arguments, configure_device, plot_cu
 from data.episodes import EpisodeSampler
 from data.omniglot import OmniglotError, load_omniglot
 from data.splits import PROTOCOLS, character_split
-from hw2.models import build_model
+from hw2.models import KINDS, build_model
 
 CHECKPOINTS = Path("hw2/checkpoints")  # relative to the kit's folder, where the commands run
 
@@ -74,16 +76,17 @@ def load_learner(path: Path, device: torch.device) -> tuple[dict, nn.Module]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--method", choices=["maml", "protonet"], required=True)
+    parser.add_argument("--method", choices=KINDS, required=True)
     parser.add_argument("--num_way", type=int, default=5, help="N, classes per task")
     parser.add_argument("--num_support", type=int, default=1, help="K, support images per class")
     parser.add_argument("--num_query", type=int, default=15, help="query images per class")
     parser.add_argument("--train_way", type=int, default=None,
                         help="classes per training task (default: --num_way; prototypical networks gain from more)")
-    parser.add_argument("--num_inner_steps", type=int, default=1, help="MAML: inner gradient steps")
-    parser.add_argument("--inner_lr", type=float, default=0.4, help="MAML: inner learning rate")
-    parser.add_argument("--learn_inner_lrs", action="store_true", help="MAML: meta-learn one inner rate per tensor")
-    parser.add_argument("--first_order", action="store_true", help="MAML: drop the second-order terms")
+    parser.add_argument("--num_inner_steps", type=int, default=1, help="MAML, ANIL: inner gradient steps")
+    parser.add_argument("--inner_lr", type=float, default=0.4, help="MAML, ANIL: inner learning rate")
+    parser.add_argument("--learn_inner_lrs", action="store_true",
+                        help="MAML, ANIL: meta-learn one inner rate per tensor")
+    parser.add_argument("--first_order", action="store_true", help="MAML, ANIL: drop the second-order terms")
     parser.add_argument("--outer_lr", "--learning_rate", type=float, default=1e-3, help="Adam's learning rate")
     parser.add_argument("--lr_schedule", choices=["constant", "cosine"], default="constant",
                         help="cosine: decay the learning rate to zero over the training run")
@@ -122,10 +125,10 @@ def test(args: argparse.Namespace, device: torch.device) -> float:
 
 def model_config(args: argparse.Namespace) -> dict:
     """The constructor options of ``--method``'s learner (hw2/models.py), saved in its checkpoint."""
-    if args.method == "protonet":
+    if args.method in ("protonet", "ridge"):
         return {}
     if args.train_way not in (None, args.num_way):
-        raise SystemExit("error: MAML's output layer has num_way classes: --train_way must equal --num_way")
+        raise SystemExit(f"error: {args.method}'s output layer has num_way classes: --train_way must equal --num_way")
     return {"num_way": args.num_way, "num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr,
             "learn_inner_lrs": args.learn_inner_lrs, "first_order": args.first_order}
 

@@ -1,19 +1,20 @@
 """The learners a hw2 checkpoint can hold, built from its ``kind`` and ``config`` (see common/checkpoints.py).
 
-Both learners follow one contract: ``loss(batch) -> (loss, metrics)`` on a TaskBatch (data/tasks.py), and
+Every learner follows one contract: ``loss(batch) -> (loss, metrics)`` on a TaskBatch (data/tasks.py), and
 ``predict(x_support, y_support, x_query) -> logits [B, M, N]``.
 """
 from torch import nn
 
 from hw2.backbone import ConvNet
 
-KINDS = ("maml", "protonet")
+KINDS = ("maml", "protonet", "anil", "ridge")
 
 
 def build_model(kind: str, config: dict) -> nn.Module:
-    """A fresh learner of ``kind``: MAML on the strided ConvNet with an N-way head (config: num_way and
-    MAML's options), or ProtoNet on the max-pooling ConvNet's 64-d embedding (config: empty)."""
-    # Imported on demand: an unfinished MAML must not break ProtoNet, nor ProtoNet MAML.
+    """A fresh learner of ``kind``: MAML or ANIL on the strided ConvNet with an N-way head (config: num_way
+    and MAML's options); ProtoNet (config: empty) or the ridge head (config: its initial regularizer and
+    scale, or empty) on the max-pooling ConvNet's 64-d embedding."""
+    # Imported on demand: an unfinished learner must not break another one's tests.
     if kind == "maml":
         from hw2.maml import MAML
 
@@ -23,4 +24,13 @@ def build_model(kind: str, config: dict) -> nn.Module:
         from hw2.protonet import ProtoNet
 
         return ProtoNet(ConvNet(num_outputs=None, pooling="max"), **config)
+    if kind == "anil":
+        from hw2.anil import ANIL
+
+        options = dict(config)
+        return ANIL(ConvNet(options.pop("num_way"), pooling="stride"), **options)
+    if kind == "ridge":
+        from hw2.ridge import RidgeNet
+
+        return RidgeNet(ConvNet(num_outputs=None, pooling="max"), **config)
     raise ValueError(f"unknown hw2 learner {kind!r}; one of {', '.join(KINDS)}")

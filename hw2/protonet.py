@@ -41,11 +41,20 @@ def prototype_logits(support_features: torch.Tensor, support_labels: torch.Tenso
 
 
 class ProtoNet(nn.Module):
-    """An embedding ``network`` (images [M, 1, 28, 28] -> features [M, D]) and the prototype rule."""
+    """An embedding ``network`` (images [M, 1, 28, 28] -> features [M, D]) and the prototype rule.
+
+    The rule is the method ``head``: a learner that classifies embeddings by another rule overrides it
+    and keeps the rest.
+    """
 
     def __init__(self, network: nn.Module):
         super().__init__()
         self.network = network
+
+    def head(self, support_features: torch.Tensor, support_labels: torch.Tensor, query_features: torch.Tensor,
+             num_way: int) -> torch.Tensor:
+        """Logits [M, N] of one task's query embeddings: ``prototype_logits``."""
+        return prototype_logits(support_features, support_labels, query_features, num_way)
 
     def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss and accuracies of a batch of tasks.
@@ -55,16 +64,17 @@ class ProtoNet(nn.Module):
                    x_query [B, N*Q, 1, 28, 28], y_query int64 [B, N*Q].
 
         Returns:
-            loss: the query cross-entropy of ``prototype_logits``, averaged over the B tasks.
-            metrics: averages over the tasks of the accuracy of the prototype rule on the support
+            loss: the query cross-entropy of ``self.head``'s logits, averaged over the B tasks.
+            metrics: averages over the tasks of the accuracy of the head on the support
                 images themselves ("support_accuracy") and on the query images ("query_accuracy").
         """
         num_way = int(batch.y_support.max()) + 1
         losses, support_accuracies, query_accuracies = [], [], []
         # TODO: For each task b: embed its support and query images in one call of self.network
         #       (torch.cat, then split the [N*K + N*Q, D] features), compute the query logits with
-        #       prototype_logits, the cross-entropy and both accuracies (for the support accuracy, classify the
-        #       support features themselves). Append them to the three lists; the lines below average them.
+        #       self.head (not prototype_logits itself: a subclass may swap the rule), the cross-entropy and both
+        #       accuracies (for the support accuracy, classify the support features themselves). Append them to
+        #       the three lists; the lines below average them.
         raise NotImplementedError("TODO in ProtoNet.loss(): see the comment above")
         count = len(losses)
         metrics = {"support_accuracy": sum(support_accuracies) / count, "query_accuracy": sum(query_accuracies) / count}
@@ -77,6 +87,6 @@ class ProtoNet(nn.Module):
         logits = []
         for task in range(len(x_support)):
             features = self.network(torch.cat([x_support[task], x_query[task]]))
-            logits.append(prototype_logits(features[:x_support.shape[1]], y_support[task],
-                                           features[x_support.shape[1]:], num_way))
+            logits.append(self.head(features[:x_support.shape[1]], y_support[task], features[x_support.shape[1]:],
+                                    num_way))
         return torch.stack(logits)

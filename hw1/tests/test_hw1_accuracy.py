@@ -67,7 +67,7 @@ def test_mann_2way_1shot_accuracy(evaluator, impl_root, grader_seed):
     assert_checkpoint_accuracy(evaluator, impl_root, "mann_K1_N2.pt", 2, 1, grader_seed, MANN_THRESHOLD)
 
 
-@pytest.mark.extra_credit
+@pytest.mark.part("extension")
 @weight(1)
 @number("4.1")
 def test_extension_hides_query_labels(impl):
@@ -85,7 +85,7 @@ def test_extension_hides_query_labels(impl):
     torch.testing.assert_close(leaked, two_shot, msg="with 2 shots, changing the query labels changed the logits")
 
 
-@pytest.mark.extra_credit
+@pytest.mark.part("extension")
 @weight(3)
 @number("4.2")
 def test_extension_5way_1shot_accuracy(impl, impl_root, grader_seed):

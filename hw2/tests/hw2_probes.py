@@ -210,3 +210,152 @@ def checkpoint_logits(checkpoint: dict, support: torch.Tensor, support_labels: t
     learner.load_state_dict(checkpoint["state_dict"])
     learner.eval()
     return learner.predict(support.float() / 255, support_labels, query.float() / 255)
+
+
+# --------------------------------------------------------------------------- going further: ANIL
+
+
+def seeded_anil(seed: int, num_way: int, num_inner_steps: int, inner_lr: float = 0.4, learn_inner_lrs: bool = False,
+                first_order: bool = False):
+    from hw2.models import build_model
+
+    torch.manual_seed(seed)
+    return build_model("anil", {"num_way": num_way, "num_inner_steps": num_inner_steps, "inner_lr": inner_lr,
+                                "learn_inner_lrs": learn_inner_lrs, "first_order": first_order})
+
+
+def anil_adapt(seed: int, num_way: int = 3, num_support: int = 2, num_inner_steps: int = 1, train: bool = True,
+               inner_lr: float = 0.4) -> dict:
+    """Adapted parameters and support accuracies of a seeded ANIL on one seeded task, and whether each adapted
+    tensor is the network's own tensor (not a copy) or depends on the meta-parameters."""
+    model = seeded_anil(seed, num_way, num_inner_steps, inner_lr).train(train)
+    own = dict(model.network.named_parameters())
+    task = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    parameters, accuracies = model.adapt(task.x_support[0], task.y_support[0])
+    return {"parameters": {name: tensor.detach() for name, tensor in parameters.items()},
+            "is_own_tensor": {name: tensor is own.get(name) for name, tensor in parameters.items()},
+            "keeps_graph": {name: tensor.requires_grad for name, tensor in parameters.items()},
+            "accuracies": torch.tensor(accuracies)}
+
+
+def head_steps(seed: int, num_steps: int = 1, num_way: int = 3, num_support: int = 2, inner_lr: float = 0.4) -> dict:
+    """What ANIL's inner loop must give, computed here from the provided network alone: plain gradient steps
+    on the head's two tensors, the body fixed, and the support accuracy before each step and after the last."""
+    model = seeded_anil(seed, num_way, num_steps, inner_lr)
+    task = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    parameters = {name: tensor.detach().clone().requires_grad_() for name, tensor in model.network.named_parameters()}
+    accuracies = []
+    for step in range(num_steps + 1):
+        logits = model.network(task.x_support[0], parameters)
+        accuracies.append((logits.argmax(-1) == task.y_support[0]).float().mean())
+        if step == num_steps:
+            break
+        head = [parameters["head_weight"], parameters["head_bias"]]
+        gradients = torch.autograd.grad(F.cross_entropy(logits, task.y_support[0]), head)
+        for name, tensor, gradient in zip(("head_weight", "head_bias"), head, gradients):
+            parameters[name] = (tensor - inner_lr * gradient).detach().requires_grad_()
+    return {"parameters": {name: tensor.detach() for name, tensor in parameters.items()},
+            "accuracies": torch.stack(accuracies)}
+
+
+def anil_loss(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_inner_steps: int = 1,
+              first_order: bool = False, learn_inner_lrs: bool = False) -> dict:
+    """Loss and meta-gradients of a seeded ANIL (training mode) on a seeded batch of two tasks."""
+    model = seeded_anil(seed, num_way, num_inner_steps, learn_inner_lrs=learn_inner_lrs, first_order=first_order)
+    loss, metrics = model.train().loss(seeded_tasks(seed, num_way, num_support, num_query))
+    loss.backward()
+    return {"loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
+            "gradients": {name: p.grad for name, p in model.named_parameters() if p.requires_grad}}
+
+
+def anil_meta_gradient(seed: int, first_order: bool, num_way: int = 3, num_support: int = 1, num_query: int = 2) -> dict:
+    """ANIL's meta-gradient for one inner step of 0.4 on the head, computed here from the provided network alone.
+
+    Second order: differentiate the query loss through the head's inner step, into the head's initial
+    tensors and the body (whose features the inner gradient depends on). First order: the adapted head is
+    a constant; the body still gets the query loss's gradient through the query features."""
+    model = seeded_anil(seed, num_way, 1)
+    batch = seeded_tasks(seed, num_way, num_support, num_query)
+    names, tensors = zip(*model.network.named_parameters())
+    total = [torch.zeros_like(tensor) for tensor in tensors]
+    for task in range(len(batch)):
+        parameters = dict(zip(names, tensors))
+        support_loss = F.cross_entropy(model.network(batch.x_support[task], parameters), batch.y_support[task])
+        head = (parameters["head_weight"], parameters["head_bias"])
+        gradients = torch.autograd.grad(support_loss, head, create_graph=not first_order)
+        adapted = [tensor - 0.4 * gradient for tensor, gradient in zip(head, gradients)]
+        if first_order:
+            adapted = [tensor.detach() + (initial - initial.detach()) for tensor, initial in zip(adapted, head)]
+        query_loss = F.cross_entropy(model.network(batch.x_query[task], {**parameters, "head_weight": adapted[0],
+                                                                         "head_bias": adapted[1]}), batch.y_query[task])
+        for index, gradient in enumerate(torch.autograd.grad(query_loss, tensors)):
+            total[index] += gradient / len(batch)
+    return {f"network.{name}": gradient for name, gradient in zip(names, total)}
+
+
+# --------------------------------------------------------------------------- going further: R2-D2's ridge head
+
+
+def ridge_logits(support_features, support_labels, query_features, num_way: int, regularizer: float,
+                 scale: float) -> dict:
+    """The submission's ridge_logits and its gradients with respect to the features, lambda and the scale."""
+    from hw2.ridge import ridge_logits as logits_of
+
+    support_features = support_features.clone().requires_grad_(True)
+    query_features = query_features.clone().requires_grad_(True)
+    regularizer, scale = torch.tensor(regularizer, requires_grad=True), torch.tensor(scale, requires_grad=True)
+    logits = logits_of(support_features, support_labels, query_features, num_way, regularizer, scale)
+    weights = torch.linspace(-1, 1, logits.numel()).view(logits.shape)  # a generic direction, not just the sum
+    (logits * weights).sum().backward()
+    return {"logits": logits.detach(), "support_gradient": support_features.grad, "query_gradient": query_features.grad,
+            "regularizer_gradient": regularizer.grad, "scale_gradient": scale.grad}
+
+
+def ridge_by_least_squares(support_features, support_labels, query_features, num_way: int, regularizer: float,
+                           scale: float) -> dict:
+    """What ridge_logits must give, computed another way: least squares on the support rows stacked over
+    sqrt(lambda) times the identity (the ridge problem written as an ordinary one), in float64."""
+    support_features = support_features.double().requires_grad_(True)
+    query_features = query_features.double().requires_grad_(True)
+    regularizer = torch.tensor(regularizer, dtype=torch.float64, requires_grad=True)
+    scale = torch.tensor(scale, dtype=torch.float64, requires_grad=True)
+    dimension = support_features.shape[1]
+    design = torch.cat([support_features, regularizer.sqrt() * torch.eye(dimension, dtype=torch.float64)])
+    targets = torch.cat([F.one_hot(support_labels, num_way).double(), torch.zeros(dimension, num_way, dtype=torch.float64)])
+    weights = torch.linalg.pinv(design) @ targets
+    logits = scale * query_features @ weights
+    (logits * torch.linspace(-1, 1, logits.numel(), dtype=torch.float64).view(logits.shape)).sum().backward()
+    return {"logits": logits.detach().float(), "support_gradient": support_features.grad.float(),
+            "query_gradient": query_features.grad.float(), "regularizer_gradient": regularizer.grad.float(),
+            "scale_gradient": scale.grad.float()}
+
+
+def seeded_ridge(seed: int):
+    from hw2.models import build_model
+
+    torch.manual_seed(seed)
+    return build_model("ridge", {})
+
+
+def ridge_loss(seed: int, num_way: int = 3, num_support: int = 2, num_query: int = 2) -> dict:
+    """Loss, metrics and gradients of a seeded RidgeNet on a seeded batch of two tasks."""
+    model = seeded_ridge(seed)
+    loss, metrics = model.loss(seeded_tasks(seed, num_way, num_support, num_query))
+    loss.backward()
+    return {"loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
+            "gradients": {name: p.grad for name, p in model.named_parameters()}}
+
+
+def ridge_expected_loss(seed: int, num_way: int = 3, num_support: int = 2, num_query: int = 2) -> torch.Tensor:
+    """What RidgeNet.loss must give, computed here from the provided network and the formula alone: each task's
+    images embedded in one call, the ridge head (lambda 1, scale 10 at initialisation), the cross-entropy."""
+    network = seeded_ridge(seed).network
+    batch = seeded_tasks(seed, num_way, num_support, num_query)
+    losses = []
+    for task in range(len(batch)):
+        features = network(torch.cat([batch.x_support[task], batch.x_query[task]])).double()
+        support, query = features[:len(batch.x_support[task])], features[len(batch.x_support[task]):]
+        one_hot = F.one_hot(batch.y_support[task], num_way).double()
+        weights = torch.linalg.solve(support.T @ support + torch.eye(support.shape[1], dtype=torch.float64), support.T @ one_hot)
+        losses.append(F.cross_entropy(10 * query @ weights, batch.y_query[task]))
+    return torch.stack(losses).mean().detach().float()

@@ -29,10 +29,12 @@ def test_results_follow_gradescope_fields_with_weights_numbers_visibility(kit: K
     validate(results)
     json.dumps(results)
     tests = by_number(results)
-    assert list(tests) == ["1.1", "1.2", "1.3", "2.1"]  # sorted by number
-    assert [tests[n]["max_score"] for n in tests] == [1.0, 2.0, 2.0, 1.0]
+    assert list(tests) == ["1.1", "1.2", "1.3", "2.1", "3.1", "3.2"]  # sorted by number
+    # The going-further part "scale" (course.toml): its two tests of weight 1 are worth 3 points, as extra credit.
+    assert [tests[n]["max_score"] for n in tests] == [1.0, 2.0, 2.0, 1.0, 1.5, 1.5]
+    assert tests["3.1"]["tags"] == tests["3.2"]["tags"] == ["extra credit", "part: scale"]
     assert tests["1.3"]["visibility"] == "after_due_date"
-    assert results["score"] == 6.0
+    assert results["score"] == 6.0  # the part was not submitted
     assert "accuracy 1.000 (threshold 0.9)" in tests["2.1"]["output"]
 
 
@@ -60,7 +62,7 @@ def test_hanging_submission_costs_the_tests_that_hang(kit: Kit, make_submission)
 def test_submission_raising_on_import_gets_zero_and_the_error(kit: Kit, make_submission):
     results = grade(kit, "hw0", make_submission("raise RuntimeError('broken at import')\n" + reference(kit)))
     # 2.1 runs the reference's code on the submitted checkpoint, so only the code's tests fail
-    assert by_number(results)["2.1"]["score"] == 1 and results["score"] == 1 and len(results["tests"]) == 4
+    assert by_number(results)["2.1"]["score"] == 1 and results["score"] == 1 and len(results["tests"]) == 6
     for test in results["tests"][:3]:
         assert "RuntimeError: broken at import" in test["output"]
         assert "ops.py" in test["output"]
@@ -68,8 +70,8 @@ def test_submission_raising_on_import_gets_zero_and_the_error(kit: Kit, make_sub
 
 def test_submission_with_a_syntax_error_gets_zero_and_the_line(kit: Kit, make_submission):
     results = grade(kit, "hw0", make_submission(reference(kit).replace("return features @ self.weight.T", "return features @@ self")))
-    assert results["score"] == 1 and len(results["tests"]) == 4  # the checkpoint's test, run with the reference's code
-    assert all("SyntaxError" in t["output"] and "line 24" in t["output"] for t in results["tests"] if t["number"] != "2.1")
+    assert results["score"] == 1 and len(results["tests"]) == 6  # the checkpoint's test, run with the reference's code
+    assert all("SyntaxError" in t["output"] and "line 24" in t["output"] for t in results["tests"] if t["number"].startswith("1."))
 
 
 def test_flat_upload_missing_checkpoint_and_empty_submission(kit: Kit, make_submission, tmp_path):

@@ -45,6 +45,16 @@ MUTANTS = {
         "protonet.py", ".square().sum(-1)", ".square().sum(-1).sqrt()", {"2.1", "2.5", "2.6"}),
     ("hw2", "prototypes summed, not averaged"): (
         "protonet.py", " / one_hot.sum(0).unsqueeze(1)", "", {"2.1", "2.5", "2.6"}),
+    ("hw2", "ANIL's support features cut from the meta-gradient"): (
+        "anil.py", "features = self.network.features(images)", "features = self.network.features(images).detach()",
+        {"4.2", "4.4"}),
+    ("hw2", "ANIL's head steps ignore the inner learning rates"): (
+        "anil.py", "tensor - self.inner_lrs[name] * gradient", "tensor - 0.4 * gradient", {"4.1", "4.4"}),
+    ("hw2", "ridge head without its regulariser"): (
+        "ridge.py", "gram + regularizer * identity", "gram + 1e-3 * regularizer.detach() * identity", {"5.1", "5.2", "5.4"}),
+    ("hw2", "ProtoNet's loss bypasses the head that a subclass swaps"): (
+        "protonet.py", "logits = self.head(support_features, support_labels, query_features, num_way)",
+        "logits = prototype_logits(support_features, support_labels, query_features, num_way)", {"5.2", "5.4"}),
     ("hw3", "KL without its log-variance term"): (
         "distributions.py", "(log_variance.exp() + mean.square() - 1 - log_variance)", "(log_variance.exp() + mean.square() - 1)",
         {"1.2", "2.3", "6.1", "6.2"}),

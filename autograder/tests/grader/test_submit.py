@@ -16,7 +16,8 @@ def submit(release, *args) -> subprocess.CompletedProcess:
 
 def test_the_helper_packs_a_complete_submission_that_gets_full_marks(kit: Kit, tmp_path):
     release = build_student_release(kit, tmp_path / "dist")
-    shutil.copy(kit.solution_dir("hw0") / "ops.py", release / "hw0" / "ops.py")
+    for module in ("ops.py", "scale.py"):  # the core and the going-further part (course.toml)
+        shutil.copy(kit.solution_dir("hw0") / module, release / "hw0" / module)
     (release / "hw0" / "checkpoints").mkdir()
     shutil.copy(kit.reference_checkpoints("hw0") / "linear.pt", release / "hw0" / "checkpoints" / "linear.pt")
     (release / "hw0" / "my_helpers.py").write_text("SCALE = 1.0\n")
@@ -24,7 +25,7 @@ def test_the_helper_packs_a_complete_submission_that_gets_full_marks(kit: Kit, t
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Upload hw0_submission.zip to the hw0 assignment on Gradescope" in run.stdout
     with zipfile.ZipFile(release / "hw0_submission.zip") as archive:
-        assert sorted(archive.namelist()) == ["hw0/checkpoints/linear.pt", "hw0/my_helpers.py", "hw0/ops.py"]
+        assert sorted(archive.namelist()) == ["hw0/checkpoints/linear.pt", "hw0/my_helpers.py", "hw0/ops.py", "hw0/scale.py"]
         archive.extractall(tmp_path / "uploaded")
     results = grade(kit, "hw0", tmp_path / "uploaded")
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0, results

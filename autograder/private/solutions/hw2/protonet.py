@@ -45,11 +45,20 @@ def prototype_logits(support_features: torch.Tensor, support_labels: torch.Tenso
 
 
 class ProtoNet(nn.Module):
-    """An embedding ``network`` (images [M, 1, 28, 28] -> features [M, D]) and the prototype rule."""
+    """An embedding ``network`` (images [M, 1, 28, 28] -> features [M, D]) and the prototype rule.
+
+    The rule is the method ``head``: a learner that classifies embeddings by another rule overrides it
+    and keeps the rest.
+    """
 
     def __init__(self, network: nn.Module):
         super().__init__()
         self.network = network
+
+    def head(self, support_features: torch.Tensor, support_labels: torch.Tensor, query_features: torch.Tensor,
+             num_way: int) -> torch.Tensor:
+        """Logits [M, N] of one task's query embeddings: ``prototype_logits``."""
+        return prototype_logits(support_features, support_labels, query_features, num_way)
 
     def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss and accuracies of a batch of tasks.
@@ -59,8 +68,8 @@ class ProtoNet(nn.Module):
                    x_query [B, N*Q, 1, 28, 28], y_query int64 [B, N*Q].
 
         Returns:
-            loss: the query cross-entropy of ``prototype_logits``, averaged over the B tasks.
-            metrics: averages over the tasks of the accuracy of the prototype rule on the support
+            loss: the query cross-entropy of ``self.head``'s logits, averaged over the B tasks.
+            metrics: averages over the tasks of the accuracy of the head on the support
                 images themselves ("support_accuracy") and on the query images ("query_accuracy").
         """
         num_way = int(batch.y_support.max()) + 1
@@ -68,16 +77,17 @@ class ProtoNet(nn.Module):
         # BEGIN SOLUTION
         # For each task b: embed its support and query images in one call of self.network
         # (torch.cat, then split the [N*K + N*Q, D] features), compute the query logits with
-        # prototype_logits, the cross-entropy and both accuracies (for the support accuracy, classify the
-        # support features themselves). Append them to the three lists; the lines below average them.
+        # self.head (not prototype_logits itself: a subclass may swap the rule), the cross-entropy and both
+        # accuracies (for the support accuracy, classify the support features themselves). Append them to
+        # the three lists; the lines below average them.
         for task in range(len(batch)):
             support, support_labels = batch.x_support[task], batch.y_support[task]
             features = self.network(torch.cat([support, batch.x_query[task]]))
             support_features, query_features = features[:len(support)], features[len(support):]
-            logits = prototype_logits(support_features, support_labels, query_features, num_way)
+            logits = self.head(support_features, support_labels, query_features, num_way)
             losses.append(F.cross_entropy(logits, batch.y_query[task]))
             query_accuracies.append(accuracy(logits, batch.y_query[task]))
-            support_logits = prototype_logits(support_features, support_labels, support_features, num_way)
+            support_logits = self.head(support_features, support_labels, support_features, num_way)
             support_accuracies.append(accuracy(support_logits, support_labels))
         # END SOLUTION
         count = len(losses)
@@ -91,6 +101,6 @@ class ProtoNet(nn.Module):
         logits = []
         for task in range(len(x_support)):
             features = self.network(torch.cat([x_support[task], x_query[task]]))
-            logits.append(prototype_logits(features[:x_support.shape[1]], y_support[task],
-                                           features[x_support.shape[1]:], num_way))
+            logits.append(self.head(features[:x_support.shape[1]], y_support[task], features[x_support.shape[1]:],
+                                    num_way))
         return torch.stack(logits)

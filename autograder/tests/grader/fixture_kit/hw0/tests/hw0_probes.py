@@ -18,3 +18,9 @@ def predict(state_dict: dict, features: torch.Tensor):
     model.load_state_dict(state_dict)
     with torch.no_grad():
         return model(features).argmax(dim=1)
+
+
+def doubled_of(values: torch.Tensor):
+    from hw0.scale import doubled
+
+    return doubled(values)
