@@ -123,8 +123,22 @@ def manifest_entry(part: Part) -> dict:
 
 
 PART_SECTION = re.compile(r"^<!-- part: ([a-z][a-z0-9_]*) -->\n.*?^<!-- end part: \1 -->\n", re.S | re.M)
+# Inline, in a part's section: <!--points:NAME-->5<!--/points--> and <!--credit:NAME-->extra credit<!--/credit-->,
+# which read as the kit's defaults in the repository and are filled in with the course's choice on release.
+CHOICE_TOKEN = re.compile(r"<!--(points|credit):([a-z][a-z0-9_]*)-->[^<]*<!--/\1-->")
 
 
-def handout_without(text: str, names: set[str]) -> str:
-    """A handout with the sections of the parts ``names`` removed (the markers of the others stay)."""
-    return PART_SECTION.sub(lambda match: "" if match.group(1) in names else match.group(0), text)
+def handout_for_course(text: str, parts: dict[str, Part]) -> str:
+    """A homework's handout as the course gives it: the sections of the parts it does not grade removed,
+    the points and the kind of credit of the others as course.toml says."""
+    text = PART_SECTION.sub(lambda m: "" if m.group(1) in parts and not parts[m.group(1)].graded else m.group(0), text)
+
+    def choice(match: re.Match) -> str:
+        part = parts.get(match.group(2))
+        if part is None:
+            return match.group(0)
+        value = f"{part.points:g}" if match.group(1) == "points" else (
+            "extra credit" if part.extra_credit else "counted in the homework's total")
+        return f"<!--{match.group(1)}:{part.name}-->{value}<!--/{match.group(1)}-->"
+
+    return CHOICE_TOKEN.sub(choice, text)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from autograder.fences import BEGIN, END, find_fences, make_skeleton
 from autograder.kit import STUDENT_PACKAGES, Kit, is_generated
-from autograder.parts import COURSE_FILE, graded_parts, handout_without, manifest_entry, read_course
+from autograder.parts import COURSE_FILE, graded_parts, handout_for_course, manifest_entry, read_course
 from autograder.reports import outline, rubric_fingerprints, rubric_mismatches, templates
 from harness.submit import MANIFEST
 
@@ -142,13 +142,12 @@ def _without_parts(kit: Kit, hw: str, files: list[tuple[Path, Path]], base: Path
 
 
 def release_text(kit: Kit, source: Path, relative: Path) -> bytes | None:
-    """The content a released file gets where it differs from its source: a handout without the
-    sections of the parts that the course does not grade. None: copy the file as it is."""
+    """The content a released file gets where it differs from its source: a handout as the course gives it
+    (autograder/parts.py). None: copy the file as it is."""
     hw = relative.parts[0]
     if len(relative.parts) != 2 or relative.name != "README.md" or hw not in kit.homeworks():
         return None
-    ungraded = {part.name for part in read_course(kit.root).get(hw, {}).values() if not part.graded}
-    return handout_without(source.read_text(), ungraded).encode() if ungraded else None
+    return handout_for_course(source.read_text(), read_course(kit.root).get(hw, {})).encode()
 
 
 def _tree(root: Path, folder: str) -> list[tuple[Path, Path]]:

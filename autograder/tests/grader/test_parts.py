@@ -44,7 +44,7 @@ def shipped(kit: Kit, tmp_path: Path) -> tuple[set[str], str, set[str]]:
 
 def test_a_graded_part_ships_counts_its_points_and_passes_the_selftest(kit: Kit, tmp_path):
     files, handout, zipped = shipped(kit, tmp_path)
-    assert PART_FILES <= files and "Going further: scaling" in handout
+    assert PART_FILES <= files and "Going further: scaling (<!--credit:scale-->extra credit" in handout
     assert {"hw0/scale.py", "autograder/private/solutions/hw0/scale.py",
             "autograder/private/hidden_tests/hw0/test_hw0_scale_hidden.py", "course.toml"} <= zipped
     manifest = json.loads((kit.skeleton_dir("hw0") / "submission.json").read_text())
@@ -75,8 +75,10 @@ def test_a_part_switched_off_neither_ships_nor_counts(kit: Kit, tmp_path):
     assert run.returncode == 0 and "2 deselected" in run.stdout, run.stdout[-2000:]
 
 
-def test_points_and_extra_credit_follow_the_course(kit: Kit):
+def test_points_and_extra_credit_follow_the_course(kit: Kit, tmp_path):
     choose(kit, points=5, extra_credit=False)
+    _, handout, _ = shipped(kit, tmp_path)
+    assert "(<!--credit:scale-->counted in the homework's total<!--/credit-->, <!--points:scale-->5<!--/points--> points)" in handout
     results = grade(kit, "hw0", kit.solution_dir("hw0"))
     part = [t for t in results["tests"] if "part: scale" in t.get("tags", ())]
     assert [(t["max_score"], t["tags"]) for t in part] == [(2.5, ["part: scale"])] * 2
