@@ -5,6 +5,7 @@
     python -m hw2.main --method maml --learn_inner_lrs                     # meta-learn the inner rates too
     python -m hw2.main --method anil                                       # going further: head-only MAML
     python -m hw2.main --method ridge --train_way 20                       # going further: R2-D2's ridge head
+    python -m hw2.main --method reptile --num_inner_steps 5 --inner_lr 0.1 # going further: Reptile
     python -m hw2.main --method protonet --test                            # 600 test tasks, 95% interval
 
 Every ``--log_interval`` steps it appends the training loss and accuracies to
@@ -82,8 +83,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num_query", type=int, default=15, help="query images per class")
     parser.add_argument("--train_way", type=int, default=None,
                         help="classes per training task (default: --num_way; prototypical networks gain from more)")
-    parser.add_argument("--num_inner_steps", type=int, default=1, help="MAML, ANIL: inner gradient steps")
-    parser.add_argument("--inner_lr", type=float, default=0.4, help="MAML, ANIL: inner learning rate")
+    parser.add_argument("--num_inner_steps", type=int, default=1, help="MAML, ANIL, Reptile: inner gradient steps")
+    parser.add_argument("--inner_lr", type=float, default=0.4, help="MAML, ANIL, Reptile: inner learning rate")
     parser.add_argument("--learn_inner_lrs", action="store_true",
                         help="MAML, ANIL: meta-learn one inner rate per tensor")
     parser.add_argument("--first_order", action="store_true", help="MAML, ANIL: drop the second-order terms")
@@ -129,6 +130,8 @@ def model_config(args: argparse.Namespace) -> dict:
         return {}
     if args.train_way not in (None, args.num_way):
         raise SystemExit(f"error: {args.method}'s output layer has num_way classes: --train_way must equal --num_way")
+    if args.method == "reptile":
+        return {"num_way": args.num_way, "num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr}
     return {"num_way": args.num_way, "num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr,
             "learn_inner_lrs": args.learn_inner_lrs, "first_order": args.first_order}
 

@@ -7,12 +7,12 @@ from torch import nn
 
 from hw2.backbone import ConvNet
 
-KINDS = ("maml", "protonet", "anil", "ridge")
+KINDS = ("maml", "protonet", "anil", "ridge", "reptile")
 
 
 def build_model(kind: str, config: dict) -> nn.Module:
-    """A fresh learner of ``kind``: MAML or ANIL on the strided ConvNet with an N-way head (config: num_way
-    and MAML's options); ProtoNet (config: empty) or the ridge head (config: its initial regularizer and
+    """A fresh learner of ``kind``: MAML, ANIL or Reptile on the strided ConvNet with an N-way head (config:
+    num_way and the options of their constructors); ProtoNet (config: empty) or the ridge head (config: its initial regularizer and
     scale, or empty) on the max-pooling ConvNet's 64-d embedding."""
     # Imported on demand: an unfinished learner must not break another one's tests.
     if kind == "maml":
@@ -29,6 +29,11 @@ def build_model(kind: str, config: dict) -> nn.Module:
 
         options = dict(config)
         return ANIL(ConvNet(options.pop("num_way"), pooling="stride"), **options)
+    if kind == "reptile":
+        from hw2.reptile import Reptile
+
+        options = dict(config)
+        return Reptile(ConvNet(options.pop("num_way"), pooling="stride"), **options)
     if kind == "ridge":
         from hw2.ridge import RidgeNet
 

@@ -359,3 +359,53 @@ def ridge_expected_loss(seed: int, num_way: int = 3, num_support: int = 2, num_q
         weights = torch.linalg.solve(support.T @ support + torch.eye(support.shape[1], dtype=torch.float64), support.T @ one_hot)
         losses.append(F.cross_entropy(10 * query @ weights, batch.y_query[task]))
     return torch.stack(losses).mean().detach().float()
+
+
+# --------------------------------------------------------------------------- going further: Reptile
+
+
+def seeded_reptile(seed: int, num_way: int, num_inner_steps: int, inner_lr: float):
+    from hw2.models import build_model
+
+    torch.manual_seed(seed)
+    return build_model("reptile", {"num_way": num_way, "num_inner_steps": num_inner_steps, "inner_lr": inner_lr})
+
+
+def reptile_loss(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_inner_steps: int = 2,
+                 inner_lr: float = 0.1) -> dict:
+    """Loss, metrics and gradients of a seeded Reptile (training mode) on a seeded batch of two tasks."""
+    model = seeded_reptile(seed, num_way, num_inner_steps, inner_lr)
+    loss, metrics = model.train().loss(seeded_tasks(seed, num_way, num_support, num_query))
+    loss.backward()
+    return {"loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
+            "gradients": {name: p.grad for name, p in model.named_parameters() if p.requires_grad}}
+
+
+def reptile_expected(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_inner_steps: int = 2,
+                     inner_lr: float = 0.1) -> dict:
+    """What Reptile.loss must give, computed here from the provided network alone: each task's images (support
+    and query) fitted by plain gradient steps from theta to phi; the loss, the mean of 1/2 ||theta - phi||^2;
+    its gradient, the mean of theta - phi; the accuracies before and after the fit, and on the query images."""
+    model = seeded_reptile(seed, num_way, num_inner_steps, inner_lr)
+    batch = seeded_tasks(seed, num_way, num_support, num_query)
+    theta = {name: tensor.detach() for name, tensor in model.network.named_parameters()}
+    correct = lambda logits, labels: (logits.argmax(-1) == labels).float().mean()  # noqa: E731
+    losses, gradients, before, after, query = [], {name: torch.zeros_like(t) for name, t in theta.items()}, [], [], []
+    for task in range(len(batch)):
+        images = torch.cat([batch.x_support[task], batch.x_query[task]])
+        labels = torch.cat([batch.y_support[task], batch.y_query[task]])
+        phi = {name: tensor.clone().requires_grad_() for name, tensor in theta.items()}
+        before.append(correct(model.network(images, phi), labels))
+        for _ in range(num_inner_steps):
+            steps = torch.autograd.grad(F.cross_entropy(model.network(images, phi), labels), list(phi.values()))
+            phi = {name: (tensor - inner_lr * step).detach().requires_grad_() for (name, tensor), step in zip(phi.items(), steps)}
+        with torch.no_grad():
+            after.append(correct(model.network(images, phi), labels))
+            query.append(correct(model.network(batch.x_query[task], phi), batch.y_query[task]))
+        losses.append(sum(0.5 * (theta[name] - phi[name].detach()).square().sum() for name in theta))
+        for name in theta:
+            gradients[name] += (theta[name] - phi[name].detach()) / len(batch)
+    return {"loss": torch.stack(losses).mean(),
+            "metrics": {"support_accuracy_before": torch.stack(before).mean(), "support_accuracy": torch.stack(after).mean(),
+                        "query_accuracy": torch.stack(query).mean()},
+            "gradients": {f"network.{name}": gradient for name, gradient in gradients.items()}}
