@@ -32,10 +32,15 @@ class ConvNet(nn.Module):
 
     Parameters are named ``conv{i}_weight``, ``conv{i}_bias``, ``norm{i}_weight``,
     ``norm{i}_bias`` for i = 0..3, and ``head_weight``, ``head_bias``.
+
+    With ``context_dim`` > 0 the last block is also modulated by a task's *context* vector (CAVIA,
+    hw2/cavia.py): FiLM's ``film_weight`` and ``film_bias`` map it to a scale and a shift per channel,
+    applied after that block's batch norm. The context is not a parameter of the module: it comes in
+    ``parameters["context"]`` (zeros, no modulation, when absent).
     """
 
     def __init__(self, num_outputs: int | None, pooling: str = "max", channels: int = 64, in_channels: int = 1,
-                 image_size: int = 28, memory_format: torch.memory_format = torch.channels_last):
+                 image_size: int = 28, memory_format: torch.memory_format = torch.channels_last, context_dim: int = 0):
         super().__init__()
         self.memory_format = memory_format
         if pooling not in POOLINGS:
@@ -57,6 +62,10 @@ class ConvNet(nn.Module):
             nn.init.xavier_uniform_(head.weight)
             nn.init.zeros_(head.bias)
             self.head_weight, self.head_bias = head.weight, head.bias
+        self.context_dim = context_dim
+        if context_dim:
+            film = nn.Linear(context_dim, 2 * channels)  # [scale - 1, shift] per channel of the last block
+            self.film_weight, self.film_bias = film.weight, nn.Parameter(torch.zeros(2 * channels))
 
     def features(self, images: torch.Tensor, parameters: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """The four conv blocks' output, flattened: float [M, feature_dim] for images [M, C, H, W]
@@ -68,6 +77,9 @@ class ConvNet(nn.Module):
             x = F.conv2d(x, parameters[f"conv{block}_weight"], parameters[f"conv{block}_bias"], stride, padding=1)
             x = F.batch_norm(x, None, None, parameters[f"norm{block}_weight"], parameters[f"norm{block}_bias"],
                              training=True)
+            if block == 3 and self.context_dim and "context" in parameters:
+                scale, shift = F.linear(parameters["context"], parameters["film_weight"], parameters["film_bias"]).chunk(2)
+                x = x * (1 + scale.view(1, -1, 1, 1)) + shift.view(1, -1, 1, 1)
             x = F.relu(x)
             if self.pooling == "max":
                 x = F.max_pool2d(x, 2)

@@ -7,12 +7,12 @@ from torch import nn
 
 from hw2.backbone import ConvNet
 
-KINDS = ("maml", "protonet", "anil", "ridge", "reptile")
+KINDS = ("maml", "protonet", "anil", "ridge", "reptile", "cavia")
 
 
 def build_model(kind: str, config: dict) -> nn.Module:
-    """A fresh learner of ``kind``: MAML, ANIL or Reptile on the strided ConvNet with an N-way head (config:
-    num_way and the options of their constructors); ProtoNet (config: empty) or the ridge head (config: its initial regularizer and
+    """A fresh learner of ``kind``: MAML, ANIL, Reptile or CAVIA on the strided ConvNet with an N-way head
+    (config: num_way, CAVIA's context_dim, and the options of their constructors); ProtoNet (config: empty) or the ridge head (config: its initial regularizer and
     scale, or empty) on the max-pooling ConvNet's 64-d embedding."""
     # Imported on demand: an unfinished learner must not break another one's tests.
     if kind == "maml":
@@ -34,6 +34,12 @@ def build_model(kind: str, config: dict) -> nn.Module:
 
         options = dict(config)
         return Reptile(ConvNet(options.pop("num_way"), pooling="stride"), **options)
+    if kind == "cavia":
+        from hw2.cavia import CAVIA
+
+        options = dict(config)
+        network = ConvNet(options.pop("num_way"), pooling="stride", context_dim=options.pop("context_dim"))
+        return CAVIA(network, **options)
     if kind == "ridge":
         from hw2.ridge import RidgeNet
 

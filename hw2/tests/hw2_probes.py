@@ -409,3 +409,81 @@ def reptile_expected(seed: int, num_way: int = 3, num_support: int = 1, num_quer
             "metrics": {"support_accuracy_before": torch.stack(before).mean(), "support_accuracy": torch.stack(after).mean(),
                         "query_accuracy": torch.stack(query).mean()},
             "gradients": {f"network.{name}": gradient for name, gradient in gradients.items()}}
+
+
+# --------------------------------------------------------------------------- going further: CAVIA
+
+
+def seeded_cavia(seed: int, num_way: int, num_inner_steps: int, inner_lr: float = 1.0, learn_inner_lrs: bool = False,
+                 first_order: bool = False, context_dim: int = 6):
+    from hw2.models import build_model
+
+    torch.manual_seed(seed)
+    return build_model("cavia", {"num_way": num_way, "context_dim": context_dim, "num_inner_steps": num_inner_steps,
+                                 "inner_lr": inner_lr, "learn_inner_lrs": learn_inner_lrs, "first_order": first_order})
+
+
+def cavia_adapt(seed: int, num_way: int = 3, num_support: int = 2, num_inner_steps: int = 1, inner_lr: float = 1.0,
+                train: bool = True) -> dict:
+    """Adapted parameters (the context included) and support accuracies of a seeded CAVIA on one seeded task, and
+    whether each entry is the network's own tensor."""
+    model = seeded_cavia(seed, num_way, num_inner_steps, inner_lr).train(train)
+    own = dict(model.network.named_parameters())
+    task = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    parameters, accuracies = model.adapt(task.x_support[0], task.y_support[0])
+    return {"parameters": {name: tensor.detach() for name, tensor in parameters.items()},
+            "is_own_tensor": {name: tensor is own.get(name) for name, tensor in parameters.items()},
+            "context_keeps_graph": bool(parameters.get("context", torch.zeros(())).requires_grad),
+            "accuracies": torch.tensor(accuracies)}
+
+
+def context_steps(seed: int, num_steps: int = 1, num_way: int = 3, num_support: int = 2, inner_lr: float = 1.0) -> dict:
+    """What CAVIA's inner loop must give, computed here from the provided network alone: plain gradient steps on a
+    context that starts at zero, the weights fixed, and the support accuracy before each step and after the last."""
+    model = seeded_cavia(seed, num_way, num_steps, inner_lr)
+    task = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    weights = {name: tensor.detach() for name, tensor in model.network.named_parameters()}
+    context = torch.zeros(model.network.context_dim, requires_grad=True)
+    accuracies = []
+    for step in range(num_steps + 1):
+        logits = model.network(task.x_support[0], {**weights, "context": context})
+        accuracies.append((logits.argmax(-1) == task.y_support[0]).float().mean())
+        if step == num_steps:
+            break
+        (gradient,) = torch.autograd.grad(F.cross_entropy(logits, task.y_support[0]), [context])
+        context = (context - inner_lr * gradient).detach().requires_grad_()
+    return {"context": context.detach(), "accuracies": torch.stack(accuracies)}
+
+
+def cavia_loss(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_inner_steps: int = 1,
+               first_order: bool = False, learn_inner_lrs: bool = False) -> dict:
+    """Loss, metrics and meta-gradients of a seeded CAVIA (training mode) on a seeded batch of two tasks."""
+    model = seeded_cavia(seed, num_way, num_inner_steps, learn_inner_lrs=learn_inner_lrs, first_order=first_order)
+    loss, metrics = model.train().loss(seeded_tasks(seed, num_way, num_support, num_query))
+    loss.backward()
+    return {"loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
+            "gradients": {name: p.grad for name, p in model.named_parameters() if p.requires_grad}}
+
+
+def cavia_meta_gradient(seed: int, first_order: bool, num_way: int = 3, num_support: int = 1, num_query: int = 2) -> dict:
+    """CAVIA's meta-gradient for one inner step of 1.0 on the context, computed here from the provided network alone.
+
+    Second order: differentiate the query loss through the context's inner step into every weight. First
+    order: the adapted context is a constant; the weights get the query loss's gradient at it."""
+    model = seeded_cavia(seed, num_way, 1)
+    batch = seeded_tasks(seed, num_way, num_support, num_query)
+    names, tensors = zip(*model.network.named_parameters())
+    total = [torch.zeros_like(tensor) for tensor in tensors]
+    for task in range(len(batch)):
+        weights = dict(zip(names, tensors))
+        context = torch.zeros(model.network.context_dim, requires_grad=True)
+        support_loss = F.cross_entropy(model.network(batch.x_support[task], {**weights, "context": context}),
+                                       batch.y_support[task])
+        (gradient,) = torch.autograd.grad(support_loss, [context], create_graph=not first_order)
+        adapted = context - 1.0 * gradient
+        if first_order:
+            adapted = adapted.detach()
+        query_loss = F.cross_entropy(model.network(batch.x_query[task], {**weights, "context": adapted}), batch.y_query[task])
+        for index, gradient in enumerate(torch.autograd.grad(query_loss, tensors)):
+            total[index] += gradient / len(batch)
+    return {f"network.{name}": gradient for name, gradient in zip(names, total)}

@@ -55,6 +55,14 @@ MUTANTS = {
     ("hw2", "ProtoNet's loss bypasses the head that a subclass swaps"): (
         "protonet.py", "logits = self.head(support_features, support_labels, query_features, num_way)",
         "logits = prototype_logits(support_features, support_labels, query_features, num_way)", {"5.2", "5.4"}),
+    ("hw2", "Reptile's fitted weights left in the graph"): (
+        "reptile.py", "(theta - fitted[name].detach())", "(theta - fitted[name])", {"6.1", "6.4"}),
+    ("hw2", "Reptile fits the support images only"): (
+        "reptile.py", "images = torch.cat([batch.x_support[task], batch.x_query[task]])\n"
+        "            labels = torch.cat([batch.y_support[task], batch.y_query[task]])",
+        "images, labels = batch.x_support[task], batch.y_support[task]", {"6.1", "6.2", "6.4"}),
+    ("hw2", "CAVIA's inner step always first order"): (
+        "cavia.py", "create_graph=self.training and not self.first_order)", "create_graph=False)", {"7.2", "7.4"}),
     ("hw3", "KL without its log-variance term"): (
         "distributions.py", "(log_variance.exp() + mean.square() - 1 - log_variance)", "(log_variance.exp() + mean.square() - 1)",
         {"1.2", "2.3", "6.1", "6.2"}),
