@@ -53,7 +53,7 @@ class Reptile(MAML):
         """
         losses, fit_accuracies, query_accuracies = [], [], []
         # TODO: For each task b: the task's images and labels, support and query together (torch.cat); fit them with
-        #       self.adapt (plain steps, no graph); then the Reptile loss 0.5 * sum of (theta - phi.detach())^2 over
+        #       self.adapt (first order: plain steps); then the Reptile loss 0.5 * sum of (theta - phi.detach())^2 over
         #       the network's named parameters, and the query accuracy of the fitted weights
         #       (self.network(batch.x_query[b], phi)). Append to the three lists; the lines below average them.
         raise NotImplementedError("TODO in Reptile.loss(): see the comment above")
