@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3, help="steps per learner per round")
+    parser.add_argument("--note", default="", help="what else the machine was doing, for the report")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(0)
@@ -81,7 +82,7 @@ def main() -> None:
              f"Written by `python -m benchmarks.hw2_learners_speed {' '.join(sys.argv[1:])}` on {cpu_name()}, "
              f"CPUs {sorted(os.sched_getaffinity(0))}, {args.threads} thread(s), torch {torch.__version__}: the median of "
              f"{args.rounds} interleaved rounds of {args.steps} steps. A step is loss, backward and Adam on a batch "
-             "shaped as the handout's command trains the learner.", "",
+             "shaped as the handout's command trains the learner." + (f" {args.note}" if args.note else ""), "",
              "| learner | tasks per step | ways | queries per class | inner steps | seconds per step | per task | ratio to MAML's step |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, (kind, config, tasks, ways, queries) in LEARNERS.items():
