@@ -18,7 +18,7 @@ from data.splits import character_split
 NUM_TASKS = 300
 NUM_QUERY = 5  # per class
 # Thresholds: the reference's test accuracy (docs/benchmarks/hw2_time_to_accuracy.md) less a margin.
-THRESHOLDS = {"protonet": 0.96, "maml": 0.93, "anil": 0.92, "ridge": 0.96, "reptile": 0.58, "cavia": 0.85}
+THRESHOLDS = {"protonet": 0.96, "maml": 0.93, "anil": 0.92, "ridge": 0.96, "reptile": 0.58, "cavia": 0.80}
 
 
 def grader_tasks(num_way: int, num_support: int, seed: int) -> tuple[torch.Tensor, ...]:
