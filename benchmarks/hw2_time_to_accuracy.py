@@ -45,6 +45,7 @@ PAPERS = {
     "anil": "not reported at 5-way; 20-way 1-shot 96.2% against MAML's 93.7% in the same study (Raghu et al. 2020)",
     "ridge": "98.6% ± 0.1% (Bertinetto et al. 2019, a wider backbone)",
     "reptile": "97.68% ± 0.04% with transduction, as here (Nichol et al. 2018; 95.39% without)",
+    "cavia": "not reported on Omniglot (Zintgraf et al. 2019 classify mini-ImageNet images)",
 }
 
 
