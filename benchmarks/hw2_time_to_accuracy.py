@@ -46,6 +46,8 @@ PAPERS = {
     "ridge": "98.6% ± 0.1% (Bertinetto et al. 2019, a wider backbone)",
     "reptile": "97.68% ± 0.04% with transduction, as here (Nichol et al. 2018; 95.39% without)",
     "cavia": "not reported on Omniglot (Zintgraf et al. 2019 classify mini-ImageNet images)",
+    "finetune": "86.0% for a pre-trained classifier's features with a nearest-neighbour rule (Vinyals et al. 2016)",
+    "mamlpp": "99.47% ± 0.05% (Antoniou et al. 2019, 5 inner steps, 150,000 outer steps)",
 }
 
 

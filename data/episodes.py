@@ -10,17 +10,31 @@ PNG file.
     batch = sampler.sample(batch_size=16)   # a TaskBatch (data/tasks.py)
     batch.x_support                         # float [16, 5 * 1, 1, 28, 28], classes 0..4 in order
     batch.x_query                           # float [16, 5 * 15, 1, 28, 28], shuffled
+    batch.classes                           # int64 [16, 5]: the split's class behind each label
 
 hw1's black-box learners read a task as one sequence instead: ``as_sequences``
 lays a batch out that way.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from data.omniglot import Omniglot
 from data.splits import Split
 from data.tasks import TaskBatch
+
+
+@dataclass(frozen=True)
+class EpisodeBatch(TaskBatch):
+    """B episodes (a TaskBatch: the tasks' images and their labels 0..N-1) and which class each label stands for.
+
+    classes: int64 [B, N]: label n of episode b is class ``classes[b, n]`` of the split (0..num_classes-1).
+    Meta-learners ignore it; a learner that pre-trains a classifier of all the split's classes reads it.
+    """
+
+    classes: torch.Tensor
 
 
 class EpisodeSampler:
@@ -54,15 +68,21 @@ class EpisodeSampler:
         scores = torch.rand(batch_size, self.num_classes, generator=self.generator)
         return scores.topk(self.num_way, dim=1).indices
 
-    def sample(self, batch_size: int) -> TaskBatch:
+    def sample(self, batch_size: int) -> EpisodeBatch:
         """B episodes: x_support [B, N*K, 1, 28, 28] with y_support int64 [B, N*K] in class order (0..0, 1..1, ...),
-        x_query [B, N*Q, 1, 28, 28] with y_query int64 [B, N*Q], shuffled in each episode."""
-        return split_support_query(self.sample_images(batch_size), self.num_support, self.generator)
+        x_query [B, N*Q, 1, 28, 28] with y_query int64 [B, N*Q], shuffled in each episode, and their classes [B, N]."""
+        classes = self.sample_classes(batch_size)
+        tasks = split_support_query(self.images_of(classes), self.num_support, self.generator)
+        return EpisodeBatch(**tasks.tensors(), classes=classes.to(self.device))
 
     def sample_images(self, batch_size: int) -> torch.Tensor:
         """B episodes as one array: float32 [B, num_way, num_support + num_query, 1, 28, 28], where
         ``images[b, n]`` are the drawings of class n."""
-        classes = self.sample_classes(batch_size)
+        return self.images_of(self.sample_classes(batch_size))
+
+    def images_of(self, classes: torch.Tensor) -> torch.Tensor:
+        """Distinct drawings of the given classes ([B, N]): float32 [B, N, num_support + num_query, 1, 28, 28]."""
+        batch_size = len(classes)
         drawings_per_class = self.num_support + self.num_query
         num_drawings = self.images.shape[1]
         drawings = torch.rand(batch_size, self.num_way, num_drawings, generator=self.generator)

@@ -3,10 +3,12 @@
     python -m hw2.main --method protonet                                   # 5-way 1-shot
     python -m hw2.main --method maml --num_inner_steps 1 --inner_lr 0.4
     python -m hw2.main --method maml --learn_inner_lrs                     # meta-learn the inner rates too
+    python -m hw2.main --method mamlpp --num_inner_steps 2 --lr_schedule cosine  # going further: MAML++
     python -m hw2.main --method anil                                       # going further: head-only MAML
     python -m hw2.main --method ridge --train_way 20                       # going further: R2-D2's ridge head
     python -m hw2.main --method reptile --num_inner_steps 3 --inner_lr 0.4 # going further: Reptile
     python -m hw2.main --method cavia --num_inner_steps 2 --inner_lr 1.0   # going further: CAVIA
+    python -m hw2.main --method finetune --train_way 64                   # going further: the fine-tuning baseline
     python -m hw2.main --method protonet --test                            # 600 test tasks, 95% interval
 
 Every ``--log_interval`` steps it appends the training loss and accuracies to
@@ -84,12 +86,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num_query", type=int, default=15, help="query images per class")
     parser.add_argument("--train_way", type=int, default=None,
                         help="classes per training task (default: --num_way; prototypical networks gain from more)")
-    parser.add_argument("--num_inner_steps", type=int, default=1, help="MAML, ANIL, Reptile, CAVIA: inner gradient steps")
-    parser.add_argument("--inner_lr", type=float, default=0.4, help="MAML, ANIL, Reptile, CAVIA: inner learning rate")
+    parser.add_argument("--num_inner_steps", type=int, default=1, help="MAML, MAML++, ANIL, Reptile, CAVIA: inner gradient steps")
+    parser.add_argument("--inner_lr", type=float, default=0.4, help="MAML, MAML++, ANIL, Reptile, CAVIA: inner learning rate (MAML++: the initial one)")
     parser.add_argument("--learn_inner_lrs", action="store_true",
                         help="MAML, ANIL, CAVIA: meta-learn one inner rate per tensor")
-    parser.add_argument("--first_order", action="store_true", help="MAML, ANIL, CAVIA: drop the second-order terms")
+    parser.add_argument("--first_order", action="store_true", help="MAML, MAML++, ANIL, CAVIA: drop the second-order terms")
+    parser.add_argument("--anneal_steps", type=int, default=2000,
+                        help="MAML++: outer steps over which the multi-step loss moves its weight to the last step")
     parser.add_argument("--context_dim", type=int, default=100, help="CAVIA: size of the context vector")
+    parser.add_argument("--finetune_steps", type=int, default=100,
+                        help="finetune: gradient steps of each test task's new head")
+    parser.add_argument("--finetune_step_size", type=float, default=1.0, help="finetune: their size")
     parser.add_argument("--outer_lr", "--learning_rate", type=float, default=1e-3, help="Adam's learning rate")
     parser.add_argument("--lr_schedule", choices=["constant", "cosine"], default="constant",
                         help="cosine: decay the learning rate to zero over the training run")
@@ -130,10 +137,16 @@ def model_config(args: argparse.Namespace) -> dict:
     """The constructor options of ``--method``'s learner (hw2/models.py), saved in its checkpoint."""
     if args.method in ("protonet", "ridge"):
         return {}
+    if args.method == "finetune":  # pre-trained as a classifier of every class of the training split
+        return {"num_classes": character_split("train", args.protocol).num_classes,
+                "num_steps": args.finetune_steps, "step_size": args.finetune_step_size}
     if args.train_way not in (None, args.num_way):
         raise SystemExit(f"error: {args.method}'s output layer has num_way classes: --train_way must equal --num_way")
     if args.method == "reptile":
         return {"num_way": args.num_way, "num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr}
+    if args.method == "mamlpp":  # its inner rates are always learned, per tensor and per step
+        return {"num_way": args.num_way, "num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr,
+                "first_order": args.first_order, "anneal_steps": args.anneal_steps}
     if args.method == "cavia":
         return {"num_way": args.num_way, "context_dim": args.context_dim, "num_inner_steps": args.num_inner_steps,
                 "inner_lr": args.inner_lr, "learn_inner_lrs": args.learn_inner_lrs, "first_order": args.first_order}

@@ -487,3 +487,173 @@ def cavia_meta_gradient(seed: int, first_order: bool, num_way: int = 3, num_supp
         for index, gradient in enumerate(torch.autograd.grad(query_loss, tensors)):
             total[index] += gradient / len(batch)
     return {f"network.{name}": gradient for name, gradient in zip(names, total)}
+
+
+# --------------------------------------------------------------------------- going further: the fine-tuning baseline
+
+
+def finetuned_head_logits(support_features, support_labels, query_features, num_way: int, num_steps: int,
+                          step_size: float) -> dict:
+    """The submission's finetuned_head_logits, called under torch.no_grad() as predict calls it, and whether a
+    gradient could flow from them into the features."""
+    from hw2.finetune import finetuned_head_logits as logits_of
+
+    support_features = support_features.clone().requires_grad_(True)
+    with torch.no_grad():
+        logits = logits_of(support_features, support_labels, query_features, num_way, num_steps, step_size)
+    untouched = logits_of(support_features, support_labels, query_features.clone().requires_grad_(True), num_way,
+                          num_steps, step_size)
+    return {"logits": logits, "reaches_the_features": bool(untouched.requires_grad)}
+
+
+def head_by_hand(support_features, support_labels, query_features, num_way: int, num_steps: int,
+                 step_size: float) -> dict:
+    """What finetuned_head_logits must give, computed another way, in float64: gradient descent from zero with the
+    softmax cross-entropy's gradient written out, (softmax - one-hot) averaged over the support images."""
+    features, query = support_features.double(), query_features.double()
+    targets = F.one_hot(support_labels, num_way).double()
+    weight = torch.zeros(num_way, features.shape[1], dtype=torch.float64)
+    bias = torch.zeros(num_way, dtype=torch.float64)
+    for _ in range(num_steps):
+        error = ((features @ weight.T + bias).softmax(-1) - targets) / len(features)  # [N*K, N]
+        weight, bias = weight - step_size * error.T @ features, bias - step_size * error.sum(0)
+    return {"logits": (query @ weight.T + bias).float(), "reaches_the_features": False}
+
+
+def seeded_episodes(seed: int, num_way: int, num_support: int, num_query: int, num_classes: int, batch_size: int = 2):
+    """seeded_tasks with the classes [B, N] behind their labels, distinct in each task, as EpisodeSampler gives them."""
+    from data.episodes import EpisodeBatch
+
+    tasks = seeded_tasks(seed, num_way, num_support, num_query, batch_size)
+    generator = torch.Generator().manual_seed(seed + 1)
+    classes = torch.stack([torch.randperm(num_classes, generator=generator)[:num_way] for _ in range(batch_size)])
+    return EpisodeBatch(**tasks.tensors(), classes=classes)
+
+
+def seeded_finetuning(seed: int, num_classes: int):
+    from hw2.models import build_model
+
+    torch.manual_seed(seed)
+    return build_model("finetune", {"num_classes": num_classes})
+
+
+def finetuning_loss(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_classes: int = 11) -> dict:
+    """Loss, metrics and gradients of a seeded FineTuning on a seeded batch of two episodes."""
+    model = seeded_finetuning(seed, num_classes)
+    loss, metrics = model.loss(seeded_episodes(seed, num_way, num_support, num_query, num_classes))
+    loss.backward()
+    return {"loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
+            "gradients": {name: p.grad for name, p in model.named_parameters()}}
+
+
+def finetuning_expected(seed: int, num_way: int = 3, num_support: int = 1, num_query: int = 2, num_classes: int = 11) -> dict:
+    """What FineTuning.loss must give, computed here from the provided network and classifier alone: every image's
+    class looked up image by image, all images embedded in one call, the mean cross-entropy over the classes."""
+    model = seeded_finetuning(seed, num_classes)
+    batch = seeded_episodes(seed, num_way, num_support, num_query, num_classes)
+    images, classes = [], []
+    for part, labels in ((batch.x_support, batch.y_support), (batch.x_query, batch.y_query)):
+        for task in range(len(batch)):
+            images.append(part[task])
+            classes += [int(batch.classes[task, label]) for label in labels[task]]
+    logits = model.classifier(model.network(torch.cat(images)))
+    classes = torch.tensor(classes)
+    loss = F.cross_entropy(logits, classes)
+    loss.backward()
+    correct = (logits.argmax(-1) == classes).float()
+    num_support_images = batch.y_support.numel()
+    return {"loss": loss.detach(),
+            "metrics": {"support_accuracy": correct[:num_support_images].mean(), "query_accuracy": correct[num_support_images:].mean()},
+            "gradients": {name: p.grad for name, p in model.named_parameters()}}
+
+
+# --------------------------------------------------------------------------- going further: MAML++
+
+
+def seeded_mamlpp(seed: int, num_way: int, num_inner_steps: int, first_order: bool = False, anneal_steps: int = 10,
+                  outer_steps: int = 0):
+    """A seeded MAML++ whose per-step rates and batch-norm tensors differ from step to step (as after some training),
+    so that using the wrong step's shows, and whose outer-step counter is set."""
+    from hw2.models import build_model
+
+    torch.manual_seed(seed)
+    model = build_model("mamlpp", {"num_way": num_way, "num_inner_steps": num_inner_steps, "inner_lr": 0.4,
+                                   "first_order": first_order, "anneal_steps": anneal_steps})
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for rates in model.inner_lrs.values():
+            rates.copy_(0.1 + 0.5 * torch.rand(rates.shape, generator=generator))
+        for rows in model.step_norms.values():
+            rows.add_(0.3 * torch.randn(rows.shape, generator=generator))
+        model.outer_steps.fill_(outer_steps)
+    return model
+
+
+def mamlpp_adapt(seed: int, num_way: int = 3, num_support: int = 2, num_inner_steps: int = 2) -> dict:
+    """The trajectory and support accuracies of a seeded MAML++ (training mode) on one seeded task."""
+    model = seeded_mamlpp(seed, num_way, num_inner_steps).train()
+    own = dict(model.network.named_parameters())
+    task = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    trajectory, accuracies = model.adapt_steps(task.x_support[0], task.y_support[0])
+    return {"trajectory": [{name: tensor.detach() for name, tensor in parameters.items()} for parameters in trajectory],
+            "first_is_own": all(tensor is own.get(name) for name, tensor in trajectory[0].items()),
+            "keeps_graph": all(tensor.requires_grad for parameters in trajectory for tensor in parameters.values()),
+            "accuracies": torch.tensor(accuracies)}
+
+
+def mamlpp_trajectory_by_hand(seed: int, num_way: int = 3, num_support: int = 2, num_inner_steps: int = 2) -> dict:
+    """What adapt_steps must give, computed here from the provided module's tensors alone: the weights step by step
+    with each tensor's rate for that step; batch norm's tensors of step s from row s - 1 of step_norms."""
+    model = seeded_mamlpp(seed, num_way, num_inner_steps)
+    task = seeded_tasks(seed, num_way, num_support, 1, batch_size=1)
+    images, labels = task.x_support[0], task.y_support[0]
+    current = {name: tensor.detach() for name, tensor in model.network.named_parameters()}
+    trajectory, accuracies = [dict(current)], []
+    for step in range(num_inner_steps + 1):
+        logits = model.network(images, current)
+        accuracies.append((logits.argmax(-1) == labels).float().mean())
+        if step == num_inner_steps:
+            break
+        weights = {name: tensor.clone().requires_grad_() for name, tensor in current.items() if not name.startswith("norm")}
+        loss = F.cross_entropy(model.network(images, {**current, **weights}), labels)
+        gradients = dict(zip(weights, torch.autograd.grad(loss, list(weights.values()))))
+        current = {name: (tensor - model.inner_lrs[name][step] * gradients[name]).detach() for name, tensor in weights.items()}
+        current.update({name: rows[step].detach() for name, rows in model.step_norms.items()})
+        trajectory.append(dict(current))
+    return {"trajectory": trajectory, "first_is_own": True, "keeps_graph": True, "accuracies": torch.stack(accuracies)}
+
+
+def mamlpp_loss(seed: int, outer_steps: int, num_way: int = 3, num_support: int = 1, num_query: int = 2,
+                num_inner_steps: int = 2, first_order: bool = False, anneal_steps: int = 10) -> dict:
+    """Loss, metrics and meta-gradients of a seeded MAML++ (training mode) on a seeded batch of two tasks."""
+    model = seeded_mamlpp(seed, num_way, num_inner_steps, first_order, anneal_steps, outer_steps).train()
+    loss, metrics = model.loss(seeded_tasks(seed, num_way, num_support, num_query))
+    loss.backward()
+    return {"loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
+            "gradients": {name: p.grad for name, p in model.named_parameters() if p.grad is not None}}
+
+
+def mamlpp_expected(seed: int, outer_steps: int, num_way: int = 3, num_support: int = 1, num_query: int = 2,
+                    num_inner_steps: int = 2, anneal_steps: int = 10) -> dict:
+    """What MAML++'s loss must give (second order), computed here from the provided module's tensors: the query
+    losses after each step, weighted uniformly at outer step 0 and linearly towards the last step until
+    ``anneal_steps``; the meta-gradient of every parameter, the rates and the per-step batch norm included."""
+    model = seeded_mamlpp(seed, num_way, num_inner_steps, anneal_steps=anneal_steps, outer_steps=outer_steps)
+    batch = seeded_tasks(seed, num_way, num_support, num_query)
+    progress = min(1.0, outer_steps / anneal_steps)
+    weights = [(1 - progress) / num_inner_steps] * num_inner_steps
+    weights[-1] += progress
+    total = 0.0
+    for task in range(len(batch)):
+        current = dict(model.network.named_parameters())
+        for step in range(num_inner_steps):
+            adapted = {name: tensor for name, tensor in current.items() if not name.startswith("norm")}
+            loss = F.cross_entropy(model.network(batch.x_support[task], current), batch.y_support[task])
+            gradients = torch.autograd.grad(loss, list(adapted.values()), create_graph=True)
+            current = {name: tensor - model.inner_lrs[name][step] * gradient
+                       for (name, tensor), gradient in zip(adapted.items(), gradients)}
+            current.update({name: rows[step] for name, rows in model.step_norms.items()})
+            query_loss = F.cross_entropy(model.network(batch.x_query[task], current), batch.y_query[task])
+            total = total + weights[step] * query_loss / len(batch)
+    total.backward()
+    return {"loss": total.detach(), "gradients": {name: p.grad for name, p in model.named_parameters() if p.requires_grad}}

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from data import omniglot
-from data.episodes import EpisodeSampler, as_sequences, rotate_by_class, split_support_query
+from data.episodes import EpisodeBatch, EpisodeSampler, as_sequences, rotate_by_class, split_support_query
 from data.regression import RegressionTaskBatch, RegressionTasks
 from data.splits import character_split
 from data.tasks import TaskBatch
@@ -150,6 +150,25 @@ def test_sampler_returns_a_task_batch_with_one_generator():
     sampler = EpisodeSampler(fake_omniglot(), split, num_way=5, num_support=2, num_query=3, seed=0)
     first, second = sampler.sample(8), sampler.sample(8)
     assert torch.equal(first.x_query, batch.x_query) and not torch.equal(second.y_query, first.y_query)
+
+
+@pytest.mark.parametrize("protocol", ["cs330", "published"])
+def test_episodes_name_the_split_class_behind_each_label(protocol):
+    """batch.classes[b, n] is the class of label n: its character (class // rotations) drew the images labelled n,
+    turned by (class % rotations) quarter turns; the classes of an episode are distinct."""
+    split = character_split("train", protocol)
+    batch = EpisodeSampler(fake_omniglot(), split, num_way=6, num_support=1, num_query=2, seed=3).sample(16)
+    assert isinstance(batch, EpisodeBatch) and batch.classes.shape == (16, 6) and batch.classes.dtype == torch.int64
+    assert all(len(set(row.tolist())) == 6 for row in batch.classes)
+    assert int(batch.classes.min()) >= 0 and int(batch.classes.max()) < split.num_classes
+    for task in range(16):
+        for label in range(6):
+            klass = int(batch.classes[task, label])
+            character = int(split.characters[klass // split.num_rotations])
+            image = batch.x_support[task, label, 0]
+            upright = torch.rot90(image, -(klass % split.num_rotations), dims=(0, 1))
+            assert round(float(upright[5, 5]) * 255) == character % 256
+            assert batch[task:task + 1].classes.tolist() == [batch.classes[task].tolist()]
 
 
 def test_as_sequences_lays_out_support_rows_in_class_order_and_the_shuffled_query_last():

@@ -63,6 +63,21 @@ MUTANTS = {
         "images, labels = batch.x_support[task], batch.y_support[task]", {"6.1", "6.2", "6.4"}),
     ("hw2", "CAVIA's inner step always first order"): (
         "cavia.py", "create_graph=self.training and not self.first_order)", "create_graph=False)", {"7.2", "7.4"}),
+    ("hw2", "pre-training classifies by the episode's labels, not the split's classes"): (
+        "finetune.py", "support_classes = batch.classes.gather(1, batch.y_support).flatten()\n"
+        "        query_classes = batch.classes.gather(1, batch.y_query).flatten()",
+        "support_classes, query_classes = batch.y_support.flatten(), batch.y_query.flatten()", {"8.2", "8.4"}),
+    ("hw2", "the head is fitted without enabling gradients (predict runs under no_grad)"): (
+        "finetune.py", "with torch.enable_grad():", "if True:", {"8.1", "8.4"}),
+    ("hw2", "the fine-tuned head starts at random"): (
+        "finetune.py", "weight = support_features.new_zeros(num_way, support_features.shape[1], requires_grad=True)",
+        "weight = torch.randn(num_way, support_features.shape[1], requires_grad=True)", {"8.1", "8.4"}),
+    ("hw2", "MAML++ steps every time at the first step's rates"): (
+        "mamlpp.py", "self.inner_lrs[name][step]", "self.inner_lrs[name][0]", {"9.1", "9.2", "9.4"}),
+    ("hw2", "MAML++ uses step 0's batch norm at every step"): (
+        "mamlpp.py", "**self.norms_at(step + 1)}", "**self.norms_at(0)}", {"9.1", "9.2", "9.4"}),
+    ("hw2", "MAML++ counts the last step's query loss only"): (
+        "mamlpp.py", "zip(trajectory[1:], weights)", "zip(trajectory[-1:], [1.0])", {"9.2", "9.4"}),
     ("hw3", "KL without its log-variance term"): (
         "distributions.py", "(log_variance.exp() + mean.square() - 1 - log_variance)", "(log_variance.exp() + mean.square() - 1)",
         {"1.2", "2.3", "6.1", "6.2"}),

@@ -13,9 +13,12 @@ from autograder.release import build_gradescope_zip, write_skeletons
 
 @pytest.fixture(scope="module")
 def fixture_source(tmp_path_factory, fixture_kit_copy) -> Path:
-    """The fixture homework as the Gradescope zip ships it (harness included), with a reference checkpoint."""
+    """The fixture homework's core as the Gradescope zip ships it (harness included), with a reference checkpoint."""
     base = tmp_path_factory.mktemp("mutation")
     kit = fixture_kit_copy(base / "kit")
+    # The core alone: the going-further part's mutants would only lengthen the run (test_parts covers parts).
+    course = kit.root / "course.toml"
+    course.write_text(course.read_text().replace("graded = true", "graded = false"))
     write_skeletons(kit, "hw0")
     with zipfile.ZipFile(build_gradescope_zip(kit, "hw0", base / "dist")) as archive:
         archive.extractall(base / "source")

@@ -29,6 +29,16 @@ from common.evaluation import accuracy
 from data.tasks import TaskBatch
 
 
+def task_averages(support_accuracies: list[list[float]], query_accuracies: list[float]) -> dict[str, float]:
+    """The metrics of an outer step: averages over its tasks of the support accuracy before adaptation
+    ("support_accuracy_before") and after it ("support_accuracy"), from each task's list of support accuracies
+    (before each inner step, then after the last), and of the query accuracy ("query_accuracy")."""
+    count = len(query_accuracies)
+    return {"support_accuracy_before": sum(steps[0] for steps in support_accuracies) / count,
+            "support_accuracy": sum(steps[-1] for steps in support_accuracies) / count,
+            "query_accuracy": sum(query_accuracies) / count}
+
+
 class MAML(nn.Module):
     """An initialisation of ``network``'s parameters and one inner learning rate per parameter tensor.
 
@@ -112,11 +122,7 @@ class MAML(nn.Module):
             support_accuracies.append(accuracies)
             query_accuracies.append(accuracy(logits, batch.y_query[task]))
         # END SOLUTION
-        count = len(losses)
-        metrics = {"support_accuracy_before": sum(steps[0] for steps in support_accuracies) / count,
-                   "support_accuracy": sum(steps[-1] for steps in support_accuracies) / count,
-                   "query_accuracy": sum(query_accuracies) / count}
-        return torch.stack(losses).mean(), metrics
+        return torch.stack(losses).mean(), task_averages(support_accuracies, query_accuracies)
 
     @torch.no_grad()
     def predict(self, x_support: torch.Tensor, y_support: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
