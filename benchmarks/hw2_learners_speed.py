@@ -24,7 +24,7 @@ use_reference()  # `import hwN` gives the reference
 import torch  # noqa: E402
 
 from benchmarks.hw2_time_to_accuracy import cpu_name  # noqa: E402
-from data.tasks import TaskBatch  # noqa: E402
+from data.episodes import EpisodeBatch  # noqa: E402
 from hw2.models import build_model  # noqa: E402
 
 MAML_OPTIONS = {"num_way": 5, "num_inner_steps": 1, "inner_lr": 0.4, "learn_inner_lrs": True, "first_order": False}
@@ -35,19 +35,24 @@ LEARNERS = {
     "CAVIA": ("cavia", {**MAML_OPTIONS, "context_dim": 100, "num_inner_steps": 2, "inner_lr": 1.0,
                         "learn_inner_lrs": False}, 16, 5, 5),
     "Reptile": ("reptile", {"num_way": 5, "num_inner_steps": 3, "inner_lr": 0.4}, 5, 5, 3),
+    "MAML++ while annealing": ("mamlpp", {"num_way": 5, "num_inner_steps": 2, "inner_lr": 0.25, "first_order": False,
+                                          "anneal_steps": 10 ** 9}, 16, 5, 5),
+    "MAML++ annealed": ("mamlpp", {"num_way": 5, "num_inner_steps": 2, "inner_lr": 0.25, "first_order": False,
+                                   "anneal_steps": 0}, 16, 5, 5),
     "ProtoNet": ("protonet", {}, 1, 20, 5),
     "ridge head": ("ridge", {}, 1, 20, 5),
+    "fine-tuning baseline": ("finetune", {"num_classes": 1100}, 1, 64, 5),
 }
 
 
-def random_batch(tasks: int, ways: int, queries: int, generator: torch.Generator) -> TaskBatch:
+def random_batch(tasks: int, ways: int, queries: int, generator: torch.Generator) -> EpisodeBatch:
     support = torch.rand(tasks, ways, 1, 28, 28, generator=generator)
     query = torch.rand(tasks, ways * queries, 1, 28, 28, generator=generator)
     labels = torch.arange(ways).repeat(tasks, 1)
-    return TaskBatch(support, labels, query, torch.arange(ways).repeat_interleave(queries).repeat(tasks, 1))
+    return EpisodeBatch(support, labels, query, torch.arange(ways).repeat_interleave(queries).repeat(tasks, 1), labels)
 
 
-def time_steps(learner, optimizer, batch: TaskBatch, steps: int) -> float:
+def time_steps(learner, optimizer, batch: EpisodeBatch, steps: int) -> float:
     start = time.perf_counter()
     for _ in range(steps):
         loss, _ = learner.loss(batch)

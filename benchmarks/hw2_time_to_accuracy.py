@@ -6,6 +6,9 @@
         --method protonet --train_way 20 --num_query 5 --batch_size 1 --lr_schedule cosine \\
         --num_train_iterations 3000 --save_interval 250
 
+    # a run's kept step<N>.pt tested again with a test-time option changed
+    python -m benchmarks.hw2_time_to_accuracy retest NAME DIR --num_query 5 --set step_size=0.03
+
     # the table and plot of every run so far
     python -m benchmarks.hw2_time_to_accuracy report
 
@@ -72,26 +75,52 @@ def run(name: str, threads: int, main_flags: list[str], num_test_tasks: int, kee
         args = hw2_main.parse_args(flags)
         hw2_main.seed_everything(args.random_seed)
         hw2_main.train(args, torch.device("cpu"))
-        curve = []
         kept = sorted(Path(scratch, name).glob("step*.pt"), key=lambda p: int(p.stem[4:]))
-        for path in kept + [Path(scratch, f"{name}.pt")]:  # the final checkpoint last: a time limit may stop between saves
-            checkpoint, learner = hw2_main.load_learner(path, torch.device("cpu"))
-            if curve and checkpoint["metadata"]["step"] == curve[-1]["step"]:
-                continue
-            tasks = hw2_main.task_sampler("test", checkpoint["task"]["protocol"], args.num_way, args.num_support,
-                                          args.num_query, seed=10_000)
-            mean, interval = mean_and_interval(hw2_main.evaluate(learner, tasks, num_test_tasks, torch.device("cpu")))
-            curve.append({"step": checkpoint["metadata"]["step"], "minutes": round(checkpoint["metadata"]["train_seconds"] / 60, 2),
-                          "test_accuracy": round(mean, 4), "interval": round(interval, 4)})
-            print(curve[-1], flush=True)
+        # the final checkpoint last: a time limit may stop between saves
+        curve = test_checkpoints(kept + [Path(scratch, f"{name}.pt")], args.num_query, num_test_tasks, {})
         if keep is not None:  # the final checkpoint, under the name that the grader expects
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(Path(scratch, f"{name}.pt"), keep / f"{args.method}_K{args.num_support}_N{args.num_way}.pt")
+    write_record(name, threads, num_test_tasks, note, curve)
+
+
+def test_checkpoints(paths: list[Path], num_query: int, num_test_tasks: int, overrides: dict) -> list[dict]:
+    """The curve of a run: each checkpoint's step, training minutes and accuracy on the same test tasks, with
+    ``overrides`` replacing entries of its learner's config (options that act only at test time)."""
+    curve = []
+    for path in paths:
+        checkpoint = hw2_main.load_checkpoint(path)
+        if curve and checkpoint["metadata"]["step"] == curve[-1]["step"]:
+            continue
+        learner = hw2_main.build_model(checkpoint["kind"], {**checkpoint["config"], **overrides})
+        learner.load_state_dict(checkpoint["state_dict"])
+        task = checkpoint["task"]
+        tasks = hw2_main.task_sampler("test", task["protocol"], task["num_way"], task["num_support"], num_query, seed=10_000)
+        mean, interval = mean_and_interval(hw2_main.evaluate(learner, tasks, num_test_tasks, torch.device("cpu")))
+        curve.append({"step": checkpoint["metadata"]["step"], "minutes": round(checkpoint["metadata"]["train_seconds"] / 60, 2),
+                      "test_accuracy": round(mean, 4), "interval": round(interval, 4)})
+        print(curve[-1], flush=True)
+    return curve
+
+
+def write_record(name: str, threads: int, num_test_tasks: int, note: str, curve: list[dict]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     record = {"name": name, "command": "python -m benchmarks.hw2_time_to_accuracy " + shlex.join(sys.argv[1:]),
               "threads": threads, "cpus_allowed": sorted(os.sched_getaffinity(0)), "cpu": cpu_name(),
               "torch": torch.__version__, "num_test_tasks": num_test_tasks, "note": note, "curve": curve}
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
+def retest(name: str, folder: Path, overrides: list[str], num_query: int, num_test_tasks: int, threads: int,
+           note: str) -> None:
+    """A run's saved checkpoints (``folder``/step*.pt) tested again with test-time options changed."""
+    torch.set_num_threads(threads)
+    changes = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        changes[key] = json.loads(value)
+    paths = sorted(folder.glob("step*.pt"), key=lambda p: int(p.stem[4:]))
+    write_record(name, threads, num_test_tasks, note, test_checkpoints(paths, num_query, num_test_tasks, changes))
 
 
 def run_description(record: dict) -> list[str]:
@@ -158,11 +187,21 @@ def main() -> None:
     one.add_argument("--num_test_tasks", type=int, default=600)
     one.add_argument("--keep", type=Path, default=None, help="copy the final checkpoint into this folder")
     one.add_argument("--note", default="", help="what else the machine was doing, for the report")
+    again = commands.add_parser("retest", help="test a run's saved step<N>.pt again, with test-time options changed")
+    again.add_argument("name")
+    again.add_argument("folder", type=Path, help="the run's step<N>.pt files")
+    again.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON", help="config entries to replace")
+    again.add_argument("--num_query", type=int, default=15)
+    again.add_argument("--threads", type=int, default=torch.get_num_threads())
+    again.add_argument("--num_test_tasks", type=int, default=600)
+    again.add_argument("--note", default="", help="what else the machine was doing, for the report")
     commands.add_parser("report", help="write the table and plot of all runs")
     own, main_flags = split_main_flags(sys.argv[1:])
     args = parser.parse_args(own)
     if args.command == "run":
         run(args.name, args.threads, main_flags, args.num_test_tasks, args.keep, args.note)
+    elif args.command == "retest":
+        retest(args.name, args.folder, args.set, args.num_query, args.num_test_tasks, args.threads, args.note)
     else:
         report()
 

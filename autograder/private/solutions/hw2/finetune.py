@@ -69,7 +69,7 @@ class FineTuning(ProtoNet):
     task's query set with a new head fitted to its support set (``head``); the classifier is not used there.
     """
 
-    def __init__(self, network: nn.Module, num_classes: int, num_steps: int = 100, step_size: float = 1.0):
+    def __init__(self, network: nn.Module, num_classes: int, num_steps: int = 100, step_size: float = 0.03):
         super().__init__(network)
         self.classifier = nn.Linear(network.feature_dim, num_classes)
         self.num_steps, self.step_size = num_steps, step_size
