@@ -55,8 +55,10 @@ PAPERS = {
 
 
 def method_of(record: dict) -> str:
-    """The ``--method`` of a run, read from its command."""
-    words = shlex.split(record["command"])
+    """The ``--method`` of a run: recorded by a retest, else read from its command."""
+    if "method" in record:
+        return record["method"]
+    words = shlex.split(record.get("trained_by", record["command"]))
     return words[words.index("--method") + 1] if "--method" in words else "?"
 
 
@@ -103,9 +105,9 @@ def test_checkpoints(paths: list[Path], num_query: int, num_test_tasks: int, ove
     return curve
 
 
-def write_record(name: str, threads: int, num_test_tasks: int, note: str, curve: list[dict]) -> None:
+def write_record(name: str, threads: int, num_test_tasks: int, note: str, curve: list[dict], **extra) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    record = {"name": name, "command": "python -m benchmarks.hw2_time_to_accuracy " + shlex.join(sys.argv[1:]),
+    record = {"name": name, "command": "python -m benchmarks.hw2_time_to_accuracy " + shlex.join(sys.argv[1:]), **extra,
               "threads": threads, "cpus_allowed": sorted(os.sched_getaffinity(0)), "cpu": cpu_name(),
               "torch": torch.__version__, "num_test_tasks": num_test_tasks, "note": note, "curve": curve}
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -120,13 +122,15 @@ def retest(name: str, folder: Path, overrides: list[str], num_query: int, num_te
         key, _, value = item.partition("=")
         changes[key] = json.loads(value)
     paths = sorted(folder.glob("step*.pt"), key=lambda p: int(p.stem[4:]))
-    write_record(name, threads, num_test_tasks, note, test_checkpoints(paths, num_query, num_test_tasks, changes))
+    curve = test_checkpoints(paths, num_query, num_test_tasks, changes)
+    write_record(name, threads, num_test_tasks, note, curve, method=hw2_main.load_checkpoint(paths[-1])["kind"])
 
 
 def run_description(record: dict) -> list[str]:
     """Two lines of a report's list of runs: the command, then the machine and what else it was doing."""
     note = f". {record['note'][0].upper()}{record['note'][1:]}." if record.get("note") else ""
-    return [f"- **{record['name']}**: `{record['command']}`",
+    trained = [f"  trained by `{record['trained_by']}`"] if "trained_by" in record else []
+    return [f"- **{record['name']}**: `{record['command']}`", *trained,
             f"  ({record['cpu']}, CPUs {record['cpus_allowed']}, torch {record['torch']}){note}"]
 
 
