@@ -115,7 +115,7 @@ if os.fork() == 0:
 SHM_FLOOD = """    import mmap
     try:
         for part in range(300):  # files under the 8 MB file-size limit, 1.8 GB in all
-            with open(f'/dev/shm/flood{part}', 'wb') as handle:
+            with open(f'/dev/shm/flood@PORT@-{part}', 'wb') as handle:
                 for _ in range(6):
                     handle.write(b'x' * (1 << 20))
     except OSError as error:
@@ -369,11 +369,12 @@ def test_bad_submission_gets_its_grade_and_message(name, layout):
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     listener.settimeout(0.1)
+    port = listener.getsockname()[1]  # also names what the case leaves in /dev/shm: other gradings run at once
     tests_file = root / "source" / "hw0" / "tests" / "test_hw0_public.py"
     tests_before = tests_file.read_bytes()
     workers_before = worker_processes()
     try:
-        results = run_grader(layout, root, case, listener.getsockname()[1])
+        results = run_grader(layout, root, case, port)
         with pytest.raises(socket.timeout):
             listener.accept()  # nothing reached the test's port
     finally:
@@ -394,7 +395,7 @@ def test_bad_submission_gets_its_grade_and_message(name, layout):
         assert message in everything, f"{message!r} not in the messages:\n{everything[:3000]}"
     assert not (root / "pwned").exists(), "a pickle in a checkpoint was executed"
     assert tests_file.read_bytes() == tests_before, "the submission changed the grader's tests"
-    assert not list(Path("/dev/shm").glob("flood*")), "shared memory of the submission outlived its grading"
+    assert not list(Path("/dev/shm").glob(f"flood{port}-*")), "shared memory of the submission outlived its grading"
 
 
 def test_a_box_that_does_not_hold_stops_the_grading(tmp_path, fixture_kit_copy):
