@@ -4,6 +4,7 @@
     python -m hw3.main --method latent                                # amortized VI
     python -m hw3.main --method svgd --num_particles 10              # Bayesian MAML; --method ensemble: MAMLs
     python -m hw3.main --method svgd --family attributes --num_support 1 --min_support 1
+    python -m hw3.main --method abml                                  # going further: ABML
     python -m hw3.main --method cnp --test                            # the full evaluation and its plots
 
 Regression tasks come from ``data.regression`` (``--family sinusoid`` or
@@ -56,6 +57,9 @@ def model_config(args: argparse.Namespace) -> dict:
         return {"hidden": args.hidden}
     if args.method == "latent":
         return {"hidden": args.hidden, "latent_dim": args.latent_dim, "num_samples": args.num_samples}
+    if args.method == "abml":
+        return {"num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr, "first_order": args.first_order,
+                "body_width": args.body_width}
     classification = args.family == "attributes"
     return {"input_dim": NUM_ATTRIBUTES if classification else 1,
             "likelihood": "bernoulli" if classification else "gaussian", "num_particles": args.num_particles,
@@ -128,12 +132,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num_particles", type=int, default=10, help="ensemble, svgd: P")
     parser.add_argument("--body_width", type=int, default=None,
                         help="ensemble, svgd: width of the shared meta-learned features whose linear heads are the "
-                             "particles; 0: each particle is a whole MLP (default 80; attributes: 0)")
+                             "particles; 0: each particle is a whole MLP (default 80; attributes: 0); abml: of the "
+                             "features under its Gaussian head (at least 1)")
     parser.add_argument("--num_inner_steps", type=int, default=None,
-                        help="ensemble, svgd: adaptation steps (default 5; attributes: 1)")
+                        help="ensemble, svgd, abml: adaptation steps (default 5; attributes: 1)")
     parser.add_argument("--inner_lr", type=float, default=None,
-                        help="ensemble, svgd: initial inner rate, meta-learned (default 0.01; attributes: 0.3)")
-    parser.add_argument("--first_order", action="store_true", help="ensemble, svgd: drop second-order terms")
+                        help="ensemble, svgd, abml: initial inner rate, meta-learned (default 0.01; attributes: 0.3)")
+    parser.add_argument("--first_order", action="store_true", help="ensemble, svgd, abml: drop second-order terms")
     parser.add_argument("--log_interval", type=int, default=50)
     parser.add_argument("--val_interval", type=int, default=1000)
     parser.add_argument("--num_val_tasks", type=int, default=200)
@@ -142,13 +147,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_run_arguments(parser, "hw3", CHECKPOINTS, "<method>_<family>")
     args = parser.parse_args(argv)
     classification = args.family == "attributes"
-    if classification and args.method in ("cnp", "latent"):
+    if classification and args.method in ("cnp", "latent", "abml"):
         parser.error("--family attributes is for the particle methods (--method ensemble or svgd)")
     args.num_support = args.num_support or (1 if classification else 10)
     args.inner_lr = args.inner_lr or (0.3 if classification else 0.01)
     args.num_inner_steps = args.num_inner_steps or (1 if classification else 5)
     args.body_width = (0 if classification else 80) if args.body_width is None else args.body_width
     args.num_query = args.num_query or (20 if classification else 50)  # more targets per task: a better gradient
+    if args.method == "abml" and args.body_width < 1:
+        parser.error("--method abml puts its Gaussian on a linear head: --body_width must be at least 1")
     if not 1 <= args.min_support <= args.num_support:
         parser.error("need 1 <= --min_support <= --num_support")
     args.name = args.name or f"{args.method}_{args.family}"

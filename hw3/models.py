@@ -7,7 +7,7 @@ from torch import nn
 
 from hw3.networks import BatchedMLP, SharedFeatureHeads
 
-KINDS = ("cnp", "latent", "ensemble", "svgd")
+KINDS = ("cnp", "latent", "ensemble", "svgd", "abml")
 
 
 def build_model(kind: str, config: dict) -> nn.Module:
@@ -16,7 +16,7 @@ def build_model(kind: str, config: dict) -> nn.Module:
     "ensemble" and "svgd" are both a ParticleMAML, without and with SVGD's repulsion. With ``body_width`` > 0
     its particles are linear heads on shared meta-learned features of that width (``SharedFeatureHeads``);
     with 0 (the default) each particle is a whole MLP of ``input_dim`` inputs and two hidden layers of
-    ``hidden`` (default 40) units.
+    ``hidden`` (default 40) units. "abml" is a going-further part.
     """
     # Imported on demand: one unfinished method must not break the others.
     if kind == "cnp":
@@ -34,4 +34,8 @@ def build_model(kind: str, config: dict) -> nn.Module:
         hidden, input_dim, body_width = options.pop("hidden", 40), options.pop("input_dim", 1), options.pop("body_width", 0)
         network = SharedFeatureHeads(input_dim, body_width) if body_width else BatchedMLP([input_dim, hidden, hidden, 1])
         return ParticleMAML(network, **options, svgd=kind == "svgd")
+    if kind == "abml":
+        from hw3.abml import AmortizedBayesianMAML
+
+        return AmortizedBayesianMAML(**config)
     raise ValueError(f"unknown hw3 model {kind!r}; one of {', '.join(KINDS)}")

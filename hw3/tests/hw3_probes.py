@@ -272,3 +272,91 @@ def checkpoint_predictive(checkpoint: dict, x_support, y_support, x_query, probe
               for start in range(0, len(x_support), 25)]  # 25 tasks at a time: a mixture of 64 samples is large
     return {"means": torch.cat([means for means, _ in chunks], 1), "variances": torch.cat([v for _, v in chunks], 1)}
 
+
+
+# --------------------------------------------------------------------------- going further: ABML
+
+
+def abml_function(name: str, inputs: dict) -> dict:
+    """diagonal_gaussian_kl or expected_log_likelihood of hw3.abml, with its gradients."""
+    import hw3.abml as abml
+
+    return with_gradients(getattr(abml, name), inputs)
+
+
+def seeded_abml(seed: int, **config):
+    """A seeded ABML model (8 features), built as a checkpoint's model is, with its prior's sds and the noise
+    moved off their initial values so that every term of the ELBO matters."""
+    from hw3.models import build_model
+
+    torch.manual_seed(seed)
+    model = build_model("abml", {"body_width": 8, "inner_lr": 0.05, **config})
+    with torch.no_grad():
+        model.prior_log_sd.add_(0.3 * torch.randn_like(model.prior_log_sd))
+        model.log_noise_sd.fill_(-0.5)
+    return model
+
+
+def abml_adapt(seed: int, num_inner_steps: int = 1, train: bool = True, **config) -> dict:
+    """The adapted q of a seeded ABML model on seeded sinusoid tasks."""
+    model = seeded_abml(seed, num_inner_steps=num_inner_steps, **config).train(train)
+    tasks = regression_tasks(seed)
+    mean, log_sd = model.adapt(tasks.x_support, tasks.y_support)
+    return {"mean": mean.detach(), "log_sd": log_sd.detach(), "keeps_graph": mean.requires_grad and log_sd.requires_grad,
+            "prior_mean": model.prior_mean.detach(), "prior_log_sd": model.prior_log_sd.detach()}
+
+
+def abml_loss(seed: int, first_order: bool = False, num_inner_steps: int = 2, **config) -> dict:
+    """The meta-loss of a seeded ABML model, its metrics and gradients."""
+    model = seeded_abml(seed, num_inner_steps=num_inner_steps, first_order=first_order, **config).train()
+    loss, metrics = model.loss(regression_tasks(seed))
+    loss.backward()
+    return {"loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
+            "gradients": {name: p.grad for name, p in model.named_parameters() if p.grad is not None}}
+
+
+def _abml_elbo_by_hand(model, mean, log_sd, x, y):
+    """A task's ELBO [B] written out here: torch.distributions' KL, and E_q log N(y; phi . w, noise^2) from the
+    residual's mean and variance under q."""
+    from torch.distributions import Normal, kl_divergence
+
+    features, noise_variance = model.features(x), (2 * model.log_noise_sd).exp()
+    residual = y.squeeze(-1) - (features * mean.unsqueeze(1)).sum(-1)                              # [B, M]
+    spread = (features.square() * (2 * log_sd).exp().unsqueeze(1)).sum(-1)                         # [B, M]
+    expected = -0.5 * ((residual.square() + spread) / noise_variance + torch.log(2 * torch.pi * noise_variance))
+    prior = Normal(model.prior_mean, model.prior_log_sd.exp())
+    return expected.sum(-1) - kl_divergence(Normal(mean, log_sd.exp()), prior).sum(-1)
+
+
+def _abml_adapt_by_hand(model, x_support, y_support, create_graph: bool):
+    mean = model.prior_mean.expand(len(x_support), -1)
+    log_sd = model.prior_log_sd.expand(len(x_support), -1)
+    mean_rate, log_sd_rate = model.log_inner_lrs.exp()
+    mean_rate = mean_rate * (2 * model.log_noise_sd).exp() / x_support.shape[1]  # the means' rate: lr * variance / K
+    for _ in range(model.num_inner_steps):
+        elbo = _abml_elbo_by_hand(model, mean, log_sd, x_support, y_support)
+        d_mean, d_log_sd = torch.autograd.grad(elbo.sum(), (mean, log_sd), create_graph=create_graph)
+        mean, log_sd = mean + mean_rate * d_mean, log_sd + log_sd_rate * d_log_sd
+    return mean, log_sd
+
+
+def abml_adapt_by_hand(seed: int, num_inner_steps: int = 1, **config) -> dict:
+    """What ``abml_adapt`` must give, computed here without the submission's ABML code."""
+    model = seeded_abml(seed, num_inner_steps=num_inner_steps, **config)
+    tasks = regression_tasks(seed)
+    mean, log_sd = _abml_adapt_by_hand(model, tasks.x_support, tasks.y_support, False)
+    return {"mean": mean.detach(), "log_sd": log_sd.detach()}
+
+
+def abml_loss_by_hand(seed: int, first_order: bool = False, num_inner_steps: int = 2, **config) -> dict:
+    """What ``abml_loss`` must give, computed here without the submission's ABML code."""
+    from torch.distributions import Normal, kl_divergence
+
+    model = seeded_abml(seed, num_inner_steps=num_inner_steps, first_order=first_order, **config)
+    tasks = regression_tasks(seed)
+    mean, log_sd = _abml_adapt_by_hand(model, tasks.x_support, tasks.y_support, not first_order)
+    loss = -(_abml_elbo_by_hand(model, mean, log_sd, tasks.x_query, tasks.y_query) / tasks.x_query.shape[1]).mean()
+    loss.backward()
+    kl = kl_divergence(Normal(mean, log_sd.exp()), Normal(model.prior_mean, model.prior_log_sd.exp())).sum(-1)
+    return {"loss": loss.detach(), "kl": kl.mean().detach(),
+            "gradients": {name: p.grad for name, p in model.named_parameters() if p.grad is not None}}

@@ -31,7 +31,9 @@ TRAIN_HINT = ("train with the handout's command for this method (its time limit 
 CONFIGS = {"cnp": {"hidden": (int, 1, 512)}, "latent": {"hidden": (int, 1, 512), "latent_dim": (int, 1, 64)},
            "svgd": {"input_dim": {8}, "likelihood": {"bernoulli"}, "num_particles": (int, 1, 50),
                     "num_inner_steps": (int, 1, 10), "inner_lr": (float, 0.0, 10.0), "first_order": {True, False},
-                    "body_width": (int, 0, 256)}}
+                    "body_width": (int, 0, 256)},
+           "abml": {"num_inner_steps": (int, 1, 10), "inner_lr": (float, 0.0, 10.0), "first_order": {True, False},
+                    "body_width": (int, 1, 256)}}
 
 
 def submitted_checkpoint(impl_root: Path, name: str, family: str, method: str) -> dict:

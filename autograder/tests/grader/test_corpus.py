@@ -251,13 +251,16 @@ WORKER_MARKS = (b"def serve(impl_root", b"Puts the worker in its box")  # in the
 
 
 @pytest.fixture(scope="module", params=LAYOUTS)
-def layout(request, tmp_path_factory, fixture_kit_copy):
+def layout(request, fixture_kit_copy):
     """(layout, an /autograder-shaped tree with the fixture homework's built zip unpacked in source/)."""
     from autograder.release import write_skeletons
 
     if os.geteuid() != 0:
         pytest.skip("the corpus grades as root (Gradescope) and as a normal user; it needs root to do both")
-    base = tmp_path_factory.mktemp(request.param)
+    # Not under pytest's own folder: each pytest that starts on the machine makes that root's alone again,
+    # and the workers' users must pass through every folder above the tree.
+    base = Path(tempfile.mkdtemp(prefix=f"corpus-{request.param}-"))
+    request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
     kit = fixture_kit_copy(base / "kit")
     write_skeletons(kit, "hw0")
     root = base / "autograder"
@@ -268,10 +271,6 @@ def layout(request, tmp_path_factory, fixture_kit_copy):
     (root / "submission_metadata.json").write_text('{"users": []}')
     os.chmod(base, 0o755)
     os.chmod(root, 0o755)
-    for folder in base.parents:  # pytest's own folders are root's alone: let the normal user pass through
-        if folder == Path(tempfile.gettempdir()) or folder == folder.parent:
-            break
-        folder.chmod(folder.stat().st_mode | 0o001)
     return request.param, root
 
 

@@ -109,6 +109,22 @@ MUTANTS = {
     ("hw3", "ELBO samples not reparameterized"): (
         "latent.py", "z = reparameterize(mean, log_variance, num_samples, generator)",
         "z = reparameterize(mean, log_variance, num_samples, generator).detach()", {"2.3", "6.2"}),
+    ("hw3", "ABML's KL forgets the prior's variance in the mean's term"): (
+        "abml.py", "gap = (mean - prior_mean).square() / (2 * prior_log_sd).exp()", "gap = (mean - prior_mean).square()",
+        {"7.1", "7.2", "7.3", "7.5"}),
+    ("hw3", "ABML adapts the mean alone"): (
+        "abml.py", "log_sd = log_sd + log_sd_rate * log_sd_gradient", "log_sd = log_sd", {"7.2", "7.3", "7.5"}),
+    ("hw3", "ABML's inner loop climbs the likelihood without the KL"): (
+        "abml.py", "elbo = expected - diagonal_gaussian_kl(mean, log_sd, self.prior_mean, self.prior_log_sd)",
+        "elbo = expected", {"7.2", "7.3", "7.5"}),
+    ("hw3", "ABML's expected log-likelihood ignores the sds"): (
+        "abml.py", "return gaussian_log_likelihood(y, predicted, noise_variance) - spread.squeeze(-1) / (2 * noise_variance)",
+        "return gaussian_log_likelihood(y, predicted, noise_variance)", {"7.1", "7.2", "7.3", "7.5"}),
+    ("hw3", "ABML ignores first_order"): (
+        "abml.py", "create_graph=self.training and not self.first_order)", "create_graph=self.training)", {"7.3", "7.5"}),
+    ("hw3", "ABML's meta-loss without the KL"): (
+        "abml.py", "loss = -((expected - kl) / batch.x_query.shape[1]).mean()",
+        "loss = -(expected / batch.x_query.shape[1]).mean()", {"7.3", "7.5"}),
     ("hw3", "active learning picks the most certain point"): (
         "active.py", "return entropy.argmax(-1)", "return entropy.masked_fill(~available, math.inf).argmin(-1)", {"4.4", "6.4"}),
 }
