@@ -58,7 +58,8 @@ def test_loss_is_the_query_cross_entropy(impl, evaluator):
 @weight(2)
 @number("2.4")
 def test_short_protonet_training_on_omniglot_learns(impl, evaluator):
-    """100 steps on real Omniglot raise the held-out query accuracy (5-way 1-shot)"""
-    before, after = short_training_accuracies(impl, evaluator, "protonet", steps=100, batch_size=2)
+    """60 steps on real Omniglot raise the held-out query accuracy (5-way 1-shot)"""
+    # The reference, started from 5 seeds: 0.54-0.58 before; 0.78-0.82 after 50 steps, 0.83-0.87 after 100.
+    before, after = short_training_accuracies(impl, evaluator, "protonet", steps=60, batch_size=2)
     assert after > before + 0.1, f"the held-out query accuracy went from {before:.3f} to {after:.3f}; it should rise by 0.1"
-    assert after > 0.8, f"after 100 steps the held-out query accuracy should exceed 0.8, got {after:.3f}"
+    assert after > 0.75, f"after 60 steps the held-out query accuracy should exceed 0.75, got {after:.3f}"

@@ -16,7 +16,7 @@ spread, and the features learn what makes a head easy to infer.
 
 The paper estimates the expectation with reparameterized samples of w. For a linear
 head with a Gaussian likelihood it has a closed form, which this module uses: with 81
-correlated head weights, the sampled estimate of a log sd's gradient is ten times
+correlated head weights, a sampled estimate of a log sd's gradient is several times
 larger than the gradient itself, and the inner steps on the sds diverge. The
 predictive of q is then a single Gaussian, N(phi . mean, noise^2 + phi^2 . sd^2).
 
