@@ -112,5 +112,6 @@ def test_loss_reports_the_accuracies_of_the_learner_contract(impl, evaluator):
 @number("1.8")
 def test_short_maml_training_on_omniglot_learns(impl, evaluator):
     """150 first-order MAML steps on real Omniglot raise the held-out query accuracy after adaptation (5-way 1-shot)"""
+    # The reference, started from 5 seeds: 0.24-0.27 before; 0.46-0.57 after 111 steps, 0.57-0.61 after 148.
     before, after = short_training_accuracies(impl, evaluator, "maml", steps=150, batch_size=4)
     assert after > before + 0.15, f"the held-out query accuracy went from {before:.3f} to {after:.3f}; it should rise by 0.15"
