@@ -124,7 +124,10 @@ class AmortizedBayesianMAML(nn.Module):
         log_sd = self.prior_log_sd.unsqueeze(0).expand(len(x_support), -1)
         features, targets = self.features(x_support), y_support.squeeze(-1)
         mean_rate, log_sd_rate = self.step_sizes(x_support.shape[1])
-        # TODO: The prior's parameters enter the KL too: its gradient pulls each task's q back towards the prior.
+        # TODO: For each of the self.num_inner_steps steps: the support ELBO per task [B] (expected_log_likelihood
+        #       [B, K] summed over the points, minus diagonal_gaussian_kl to self.prior_mean, self.prior_log_sd);
+        #       torch.autograd.grad of its sum with respect to (mean, log_sd), create_graph as the docstring says;
+        #       the two steps. The prior's parameters enter the KL too: its gradient pulls q back towards the prior.
         raise NotImplementedError("TODO in AmortizedBayesianMAML.adapt(): see the comment above")
         return mean, log_sd
 
@@ -135,8 +138,9 @@ class AmortizedBayesianMAML(nn.Module):
         the M points, minus KL(q || p_theta); divided by M. Metrics: the two inner rates, the noise sd,
         and the KL per task, averaged.
         """
-        # TODO: q's mean and log sd [B, D]; the expected query log-likelihood [B] (summed over points); the KL [B],
-        #       kept for the metrics.
+        # TODO: q's mean and log sd [B, D] (self.adapt); the expected query log-likelihood [B], summed over the points
+        #       (self.features of the query inputs); the KL [B], named kl for the metrics; the loss, -(expected - kl) / M
+        #       averaged over the tasks.
         raise NotImplementedError("TODO in AmortizedBayesianMAML.loss(): see the comment above")
         mean_lr, log_sd_lr = self.log_inner_lrs.exp().tolist()
         return loss, {"mean_lr": mean_lr, "log_sd_lr": log_sd_lr, "noise_sd": self.log_noise_sd.exp().item(),

@@ -133,7 +133,10 @@ class AmortizedBayesianMAML(nn.Module):
         features, targets = self.features(x_support), y_support.squeeze(-1)
         mean_rate, log_sd_rate = self.step_sizes(x_support.shape[1])
         # BEGIN SOLUTION
-        # The prior's parameters enter the KL too: its gradient pulls each task's q back towards the prior.
+        # For each of the self.num_inner_steps steps: the support ELBO per task [B] (expected_log_likelihood
+        # [B, K] summed over the points, minus diagonal_gaussian_kl to self.prior_mean, self.prior_log_sd);
+        # torch.autograd.grad of its sum with respect to (mean, log_sd), create_graph as the docstring says;
+        # the two steps. The prior's parameters enter the KL too: its gradient pulls q back towards the prior.
         for _ in range(self.num_inner_steps):
             expected = expected_log_likelihood(mean, log_sd, features, targets, self.noise_variance()).sum(-1)
             elbo = expected - diagonal_gaussian_kl(mean, log_sd, self.prior_mean, self.prior_log_sd)
@@ -152,8 +155,9 @@ class AmortizedBayesianMAML(nn.Module):
         and the KL per task, averaged.
         """
         # BEGIN SOLUTION
-        # q's mean and log sd [B, D]; the expected query log-likelihood [B] (summed over points); the KL [B],
-        # kept for the metrics.
+        # q's mean and log sd [B, D] (self.adapt); the expected query log-likelihood [B], summed over the points
+        # (self.features of the query inputs); the KL [B], named kl for the metrics; the loss, -(expected - kl) / M
+        # averaged over the tasks.
         mean, log_sd = self.adapt(batch.x_support, batch.y_support)
         expected = expected_log_likelihood(mean, log_sd, self.features(batch.x_query), batch.y_query.squeeze(-1),
                                            self.noise_variance()).sum(-1)
