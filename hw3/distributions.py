@@ -70,26 +70,38 @@ def gaussian_cdf(y: torch.Tensor, mean: torch.Tensor, variance: torch.Tensor) ->
     return torch.special.ndtr((y - mean) / variance.sqrt())
 
 
-def mixture_moments(means: torch.Tensor, variances: torch.Tensor, dim: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and variance of an equally weighted mixture of Gaussians whose components lie along ``dim``."""
-    mean = means.mean(dim)
-    variance = (variances + means.square()).mean(dim) - mean.square()
+def mixture_moments(means: torch.Tensor, variances: torch.Tensor, dim: int = 0,
+                    weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance of a mixture of Gaussians whose components lie along ``dim``, equally weighted unless
+    ``weights`` (broadcastable to ``means``, summing to 1 along ``dim``) are given."""
+    if weights is None:
+        weights = torch.full_like(means, 1 / means.shape[dim])
+    mean = (weights * means).sum(dim)
+    variance = (weights * (variances + means.square())).sum(dim) - mean.square()
     return mean, variance.clamp_min(1e-12)
 
 
-def regression_predictive(means: torch.Tensor, variances: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+def regression_predictive(means: torch.Tensor, variances: torch.Tensor, y: torch.Tensor | None,
+                          log_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The predictive of a mixture of S Gaussians (S = 1: a single Gaussian) at M query points of B tasks.
 
     Args:
         means, variances: [S, B, M]. y: the query targets [B, M], or None.
+        log_weights: [S, B], the log weights of the components in each task (None: equal weights).
 
     Returns:
         mean and variance [B, M] (the mixture's moments) and, when y is given, log_prob (the log
         predictive density of y) and cdf (the predictive probability of a value at most y), [B, M].
     """
-    mean, variance = mixture_moments(means, variances)
+    weights = None if log_weights is None else log_weights.exp().unsqueeze(-1)      # [S, B, 1]
+    mean, variance = mixture_moments(means, variances, weights=weights)
     out = {"mean": mean, "variance": variance}
     if y is not None:
-        out["log_prob"] = mixture_log_likelihood(gaussian_log_likelihood(y, means, variances))
-        out["cdf"] = gaussian_cdf(y, means, variances).mean(0)
+        log_likelihoods = gaussian_log_likelihood(y, means, variances)
+        cdfs = gaussian_cdf(y, means, variances)
+        if log_weights is None:
+            out["log_prob"], out["cdf"] = mixture_log_likelihood(log_likelihoods), cdfs.mean(0)
+        else:
+            out["log_prob"] = torch.logsumexp(log_likelihoods + log_weights.unsqueeze(-1), 0)
+            out["cdf"] = (weights * cdfs).sum(0)
     return out

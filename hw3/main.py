@@ -5,6 +5,7 @@
     python -m hw3.main --method svgd --num_particles 10              # Bayesian MAML; --method ensemble: MAMLs
     python -m hw3.main --method svgd --family attributes --num_support 1 --min_support 1
     python -m hw3.main --method abml                                  # going further: ABML
+    python -m hw3.main --method alpaca                                # going further: exact Bayesian heads
     python -m hw3.main --method cnp --test                            # the full evaluation and its plots
 
 Regression tasks come from ``data.regression`` (``--family sinusoid`` or
@@ -57,6 +58,8 @@ def model_config(args: argparse.Namespace) -> dict:
         return {"hidden": args.hidden}
     if args.method == "latent":
         return {"hidden": args.hidden, "latent_dim": args.latent_dim, "num_samples": args.num_samples}
+    if args.method == "alpaca":
+        return {"width": args.width, "hidden": args.hidden, "num_components": args.num_components}
     if args.method == "abml":
         return {"num_inner_steps": args.num_inner_steps, "inner_lr": args.inner_lr, "first_order": args.first_order,
                 "body_width": args.body_width}
@@ -125,10 +128,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num_train_iterations", type=int, default=20_000, help="outer steps")
     parser.add_argument("--outer_lr", "--learning_rate", type=float, default=1e-3, help="Adam's learning rate")
     parser.add_argument("--time_limit", type=float, default=None, help="stop after this many minutes of training")
-    parser.add_argument("--hidden", type=int, default=128, help="cnp, latent: width of the networks")
+    parser.add_argument("--hidden", type=int, default=128, help="cnp, latent, alpaca: width of the networks")
     parser.add_argument("--latent_dim", type=int, default=8, help="latent: dimension of z")
     parser.add_argument("--num_samples", type=int, default=1,
                         help="latent: samples of z per ELBO estimate (1 is unbiased, and 4x cheaper per step than 8)")
+    parser.add_argument("--width", type=int, default=64, help="alpaca: features per component")
+    parser.add_argument("--num_components", type=int, default=None,
+                        help="alpaca: Bayesian linear regressions in the mixture (sinusoid 1, sinusoid_or_line 2)")
     parser.add_argument("--num_particles", type=int, default=10, help="ensemble, svgd: P")
     parser.add_argument("--body_width", type=int, default=None,
                         help="ensemble, svgd: width of the shared meta-learned features whose linear heads are the "
@@ -147,7 +153,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_run_arguments(parser, "hw3", CHECKPOINTS, "<method>_<family>")
     args = parser.parse_args(argv)
     classification = args.family == "attributes"
-    if classification and args.method in ("cnp", "latent", "abml"):
+    if classification and args.method in ("cnp", "latent", "abml", "alpaca"):
         parser.error("--family attributes is for the particle methods (--method ensemble or svgd)")
     args.num_support = args.num_support or (1 if classification else 10)
     args.inner_lr = args.inner_lr or (0.3 if classification else 0.01)
@@ -156,6 +162,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.num_query = args.num_query or (20 if classification else 50)  # more targets per task: a better gradient
     if args.method == "abml" and args.body_width < 1:
         parser.error("--method abml puts its Gaussian on a linear head: --body_width must be at least 1")
+    args.num_components = args.num_components or (2 if args.family == "sinusoid_or_line" else 1)
+    if args.method == "alpaca" and min(args.width, args.hidden, args.num_components) < 1:
+        parser.error("--method alpaca needs --width, --hidden and --num_components of at least 1")
     if not 1 <= args.min_support <= args.num_support:
         parser.error("need 1 <= --min_support <= --num_support")
     args.name = args.name or f"{args.method}_{args.family}"

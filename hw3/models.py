@@ -7,7 +7,7 @@ from torch import nn
 
 from hw3.networks import BatchedMLP, SharedFeatureHeads
 
-KINDS = ("cnp", "latent", "ensemble", "svgd", "abml")
+KINDS = ("cnp", "latent", "ensemble", "svgd", "abml", "alpaca")
 
 
 def build_model(kind: str, config: dict) -> nn.Module:
@@ -16,7 +16,7 @@ def build_model(kind: str, config: dict) -> nn.Module:
     "ensemble" and "svgd" are both a ParticleMAML, without and with SVGD's repulsion. With ``body_width`` > 0
     its particles are linear heads on shared meta-learned features of that width (``SharedFeatureHeads``);
     with 0 (the default) each particle is a whole MLP of ``input_dim`` inputs and two hidden layers of
-    ``hidden`` (default 40) units. "abml" is a going-further part.
+    ``hidden`` (default 40) units. "abml" and "alpaca" are going-further parts.
     """
     # Imported on demand: one unfinished method must not break the others.
     if kind == "cnp":
@@ -38,4 +38,8 @@ def build_model(kind: str, config: dict) -> nn.Module:
         from hw3.abml import AmortizedBayesianMAML
 
         return AmortizedBayesianMAML(**config)
+    if kind == "alpaca":
+        from hw3.alpaca import BayesianLinearRegression
+
+        return BayesianLinearRegression(**config)
     raise ValueError(f"unknown hw3 model {kind!r}; one of {', '.join(KINDS)}")

@@ -270,7 +270,10 @@ def checkpoint_predictive(checkpoint: dict, x_support, y_support, x_query, probe
                 "probe_logits": model.particle_outputs(x_support, y_support, probes)}
     chunks = [model.components(x_support[start:start + 25], y_support[start:start + 25], x_query[start:start + 25])
               for start in range(0, len(x_support), 25)]  # 25 tasks at a time: a mixture of 64 samples is large
-    return {"means": torch.cat([means for means, _ in chunks], 1), "variances": torch.cat([v for _, v in chunks], 1)}
+    out = {"means": torch.cat([chunk[0] for chunk in chunks], 1), "variances": torch.cat([chunk[1] for chunk in chunks], 1)}
+    if len(chunks[0]) == 3:  # a weighted mixture (alpaca): its log weights [S, B]
+        out["log_weights"] = torch.cat([chunk[2] for chunk in chunks], 1)
+    return out
 
 
 
@@ -360,3 +363,94 @@ def abml_loss_by_hand(seed: int, first_order: bool = False, num_inner_steps: int
     kl = kl_divergence(Normal(mean, log_sd.exp()), Normal(model.prior_mean, model.prior_log_sd.exp())).sum(-1)
     return {"loss": loss.detach(), "kl": kl.mean().detach(),
             "gradients": {name: p.grad for name, p in model.named_parameters() if p.grad is not None}}
+
+
+# --------------------------------------------------------------------------- going further: ALPaCA
+
+
+def seeded_alpaca(seed: int, width: int = 6, hidden: int = 16, num_components: int = 2):
+    """A seeded ALPaCA model, built as a checkpoint's model is, with its prior, noise and component logits moved
+    off their initial values so that every term matters."""
+    from hw3.models import build_model
+
+    torch.manual_seed(seed)
+    model = build_model("alpaca", {"width": width, "hidden": hidden, "num_components": num_components})
+    with torch.no_grad():
+        model.prior_mean.normal_()
+        model.prior_factor.copy_(torch.eye(width) * (0.5 + torch.rand(num_components, width, 1))
+                                 + 0.3 * torch.randn(num_components, width, width))
+        model.log_noise_sd.fill_(-0.7)
+        model.component_logits.normal_()
+    return model
+
+
+def alpaca_outputs(seed: int, num_support: int = 4, order: list | None = None, **config) -> dict:
+    """A seeded ALPaCA model on seeded sinusoid-or-line tasks: its posterior (mean and precision), evidence,
+    predictive components, loss, metrics and the loss's gradients."""
+    from data.tasks import TaskBatch
+
+    model = seeded_alpaca(seed, **config)
+    tasks = regression_tasks(seed, num_support=num_support, family="sinusoid_or_line")
+    x_support, y_support = tasks.x_support, tasks.y_support
+    if order is not None:
+        x_support, y_support = x_support[:, order], y_support[:, order]
+    mean, cholesky = model.posterior(x_support, y_support)
+    means, variances, log_weights = model.components(x_support, y_support, tasks.x_query)
+    loss, metrics = model.loss(TaskBatch(x_support, y_support, tasks.x_query, tasks.y_query))
+    loss.backward()
+    return {"mean": mean.detach(), "precision": (cholesky @ cholesky.transpose(-1, -2)).detach(),
+            "log_evidence": model.log_evidence(x_support, y_support).detach(),
+            "means": means.detach(), "variances": variances.detach(), "log_weights": log_weights.detach(),
+            "loss": loss.detach(), "metrics": {name: torch.tensor(float(value)) for name, value in metrics.items()},
+            "gradients": {name: p.grad for name, p in model.named_parameters() if p.grad is not None}}
+
+
+def alpaca_by_hand(seed: int, num_support: int = 4, **config) -> dict:
+    """What ``alpaca_outputs`` must give, written out here in float64 with explicit inverses and torch.distributions,
+    from the model's provided features, prior precision and noise."""
+    from torch.distributions import MultivariateNormal
+
+    model = seeded_alpaca(seed, **config).double()
+    tasks = regression_tasks(seed, num_support=num_support, family="sinusoid_or_line")
+    x_support, y_support, x_query, y_query = (t.double() for t in (tasks.x_support, tasks.y_support, tasks.x_query,
+                                                                   tasks.y_query))
+    phi, phi_query = model.features(x_support), model.features(x_query)              # [B, C, K, W], [B, C, M, W]
+    prior, noise = model.prior_precision(), model.noise_variance()                   # [C, W, W], scalar
+    precision = prior + phi.transpose(-1, -2) @ phi / noise
+    covariance = torch.linalg.inv(precision)
+    mean = (covariance @ (prior @ model.prior_mean.unsqueeze(-1)
+                          + phi.transpose(-1, -2) @ y_support.unsqueeze(1) / noise)).squeeze(-1)
+    marginal = phi @ torch.linalg.inv(prior) @ phi.transpose(-1, -2) + noise * torch.eye(x_support.shape[1]).double()
+    if num_support:
+        evidence = MultivariateNormal((phi @ model.prior_mean.unsqueeze(-1)).squeeze(-1), marginal).log_prob(
+            y_support.squeeze(-1).unsqueeze(1))                                      # [B, C]
+    else:  # no targets: the evidence is 1
+        evidence = torch.zeros(len(x_support), model.num_components, dtype=torch.float64)
+    log_weights = torch.log_softmax(torch.log_softmax(model.component_logits, 0) + evidence, -1).T   # [C, B]
+    means = (phi_query @ mean.unsqueeze(-1)).squeeze(-1).transpose(0, 1)             # [C, B, M]
+    variances = (noise + (phi_query @ covariance * phi_query).sum(-1)).transpose(0, 1)
+    densities = MultivariateNormal(means.unsqueeze(-1), variances.unsqueeze(-1).unsqueeze(-1)).log_prob(
+        y_query.squeeze(-1).unsqueeze(-1))                                           # [C, B, M]
+    loss = -torch.logsumexp(densities + log_weights.unsqueeze(-1), 0).mean()
+    loss.backward()
+    return {"mean": mean.detach(), "precision": precision.detach(), "log_evidence": evidence.detach(),
+            "means": means.detach(), "variances": variances.detach(), "log_weights": log_weights.detach(),
+            "loss": loss.detach(), "noise_sd": model.log_noise_sd.exp().detach(),
+            "gradients": {name: p.grad for name, p in model.named_parameters() if p.grad is not None}}
+
+
+def alpaca_chain(seed: int, num_support: int = 5, **config) -> dict:
+    """log_evidence of K points, and the sum over k of the log predictive density of point k given points < k
+    (``components`` on the first k - 1 points, weighted by their log weights): equal for an exact posterior."""
+    model = seeded_alpaca(seed, **config)
+    tasks = regression_tasks(seed, num_support=num_support, family="sinusoid_or_line")
+    x, y = tasks.x_support, tasks.y_support
+    with torch.no_grad():
+        evidence = torch.logsumexp(model.log_evidence(x, y) + torch.log_softmax(model.component_logits, 0), -1)  # [B]
+        chain = torch.zeros(len(x))
+        for k in range(num_support):
+            means, variances, log_weights = model.components(x[:, :k], y[:, :k], x[:, k:k + 1])
+            density = -0.5 * ((y[:, k, 0] - means[..., 0]).square() / variances[..., 0]
+                              + torch.log(2 * torch.pi * variances[..., 0]))          # [C, B]
+            chain += torch.logsumexp(density + log_weights, 0)
+    return {"evidence": evidence, "chain": chain}

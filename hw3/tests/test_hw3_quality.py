@@ -33,7 +33,8 @@ CONFIGS = {"cnp": {"hidden": (int, 1, 512)}, "latent": {"hidden": (int, 1, 512),
                     "num_inner_steps": (int, 1, 10), "inner_lr": (float, 0.0, 10.0), "first_order": {True, False},
                     "body_width": (int, 0, 256)},
            "abml": {"num_inner_steps": (int, 1, 10), "inner_lr": (float, 0.0, 10.0), "first_order": {True, False},
-                    "body_width": (int, 1, 256)}}
+                    "body_width": (int, 1, 256)},
+           "alpaca": {"width": (int, 1, 256), "hidden": (int, 1, 512), "num_components": (int, 1, 4)}}
 
 
 def submitted_checkpoint(impl_root: Path, name: str, family: str, method: str) -> dict:
@@ -46,18 +47,28 @@ def submitted_checkpoint(impl_root: Path, name: str, family: str, method: str) -
 
 
 def mixture_predictive(components: dict, y: torch.Tensor) -> dict:
-    """NLL terms, CDF and moments of the mixture that the submitted model returned (computed here)."""
+    """NLL terms, CDF and moments of the mixture that the submitted model returned (computed here): equally
+    weighted, or weighted by the returned log_weights [S, B], normalised here."""
     assert isinstance(components, dict) and {"means", "variances"} <= set(components), "expected means and variances"
     means = received(components["means"], name="the predictive means")
     variances = received(components["variances"], name="the predictive variances")
     assert means.ndim == 3 and means.shape[1:] == y.shape and variances.shape == means.shape, \
         f"expected components [S, {y.shape[0]}, {y.shape[1]}], got means {tuple(means.shape)}, variances {tuple(variances.shape)}"
     assert (variances > 0).all(), "the predictive has non-positive variances"
+    if components.get("log_weights") is None:
+        log_weights = torch.full(means.shape[:2], -math.log(len(means)), dtype=torch.float64)
+    else:
+        log_weights = received(components["log_weights"], name="the mixture's log weights")
+        assert log_weights.shape == means.shape[:2], \
+            f"expected log weights [S, B] = {list(means.shape[:2])}, got {tuple(log_weights.shape)}"
+        log_weights = torch.log_softmax(log_weights.double(), 0)
+    weights = log_weights.exp().unsqueeze(-1)
     y = y.double()
     log_normal = -0.5 * ((y - means).square() / variances + variances.log() + math.log(2 * math.pi))
-    return {"log_prob": log_normal.logsumexp(0) - math.log(len(means)),
-            "cdf": torch.special.ndtr((y - means) / variances.sqrt()).mean(0),
-            "mean": means.mean(0), "variance": (variances + means.square()).mean(0) - means.mean(0).square()}
+    mean = (weights * means).sum(0)
+    return {"log_prob": (log_normal + log_weights.unsqueeze(-1)).logsumexp(0),
+            "cdf": (weights * torch.special.ndtr((y - means) / variances.sqrt())).sum(0),
+            "mean": mean, "variance": (weights * (variances + means.square())).sum(0) - mean.square()}
 
 
 def regression_quality(evaluator, checkpoint: dict, seed: int) -> dict:

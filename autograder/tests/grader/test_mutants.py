@@ -125,6 +125,23 @@ MUTANTS = {
     ("hw3", "ABML's meta-loss without the KL"): (
         "abml.py", "loss = -((expected - kl) / batch.x_query.shape[1]).mean()",
         "loss = -(expected / batch.x_query.shape[1]).mean()", {"7.3", "7.5"}),
+    ("hw3", "ALPaCA's posterior mean forgets the prior's mean"): (
+        "alpaca.py", "information = prior @ self.prior_mean.unsqueeze(-1) + phi.transpose(-1, -2)",
+        "information = phi.transpose(-1, -2)", {"8.1", "8.2", "8.3", "8.5"}),
+    ("hw3", "ALPaCA's predictive variance leaves out the noise"): (
+        "alpaca.py", "(self.noise_variance() + spread).transpose(0, 1)", "spread.transpose(0, 1)", {"8.2", "8.3", "8.5"}),
+    ("hw3", "ALPaCA's predictive variance uses the precision, not its inverse"): (
+        "alpaca.py", "torch.cholesky_solve(phi.transpose(-1, -2), cholesky).transpose(-1, -2)",
+        "(cholesky @ cholesky.transpose(-1, -2) @ phi.transpose(-1, -2)).transpose(-1, -2)", {"8.2", "8.3", "8.5"}),
+    ("hw3", "ALPaCA's evidence forgets the prior's determinant"): (
+        "alpaca.py", "\n                       - prior_cholesky.diagonal(dim1=-2, dim2=-1).log().sum(-1))", ")",
+        {"8.1", "8.2", "8.3", "8.5"}),
+    ("hw3", "ALPaCA's weights ignore the evidence"): (
+        "alpaca.py", "\n                                        + self.log_evidence(x_support, y_support), -1)",
+        "\n                                        + 0 * self.log_evidence(x_support, y_support), -1)", {"8.2", "8.3", "8.5"}),
+    ("hw3", "ALPaCA's loss averages the components' log densities"): (
+        "alpaca.py", "loss = -torch.logsumexp(log_likelihood + log_weights.unsqueeze(-1), 0).mean()",
+        "loss = -(log_likelihood * log_weights.exp().unsqueeze(-1)).sum(0).mean()", {"8.3", "8.5"}),
     ("hw3", "active learning picks the most certain point"): (
         "active.py", "return entropy.argmax(-1)", "return entropy.masked_fill(~available, math.inf).argmin(-1)", {"4.4", "6.4"}),
 }
