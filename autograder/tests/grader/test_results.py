@@ -23,6 +23,18 @@ def test_extra_credit_is_tagged_and_counted_apart():
     assert summary(results).endswith("Score: 3.0 / 5.0, extra credit 4.0 / 4.0")
 
 
+def test_scaled_weights_that_do_not_end_stay_within_their_max_score():
+    """A part worth 5 points over tests of 6 scales a weight of 2 to 1.666...: rounding must not lift the
+    score above its max_score, which Gradescope's specification (and validate) forbids."""
+    from autograder.results import validate
+
+    scale = 5 / 6
+    results = gradescope_results([record("8.1", 2 * scale, 2 * scale), record("8.2", 1 * scale, 1 * scale)])
+    validate(results)
+    assert all(t["score"] == t["max_score"] for t in results["tests"])
+    assert abs(results["score"] - 2.5) < 1e-3
+
+
 def test_a_homework_without_extra_credit_has_a_plain_score_line():
     assert score_line(gradescope_results([record("1.1", 2, 1)])) == "Score: 1.0 / 2.0"
 
