@@ -20,7 +20,7 @@ def gradescope_results(records: list[dict], output: str = "", execution_time: fl
     goes above it."""
     tests = []
     for record in sorted(records, key=lambda r: _number_key(r.get("number"))):
-        max_score = round(float(record["weight"]), 4)  # a part's points over its tests' may not end (5/6)
+        max_score = float(record["weight"])  # unrounded, so that a part's tests sum to its points (5/6 does not end)
         test = {
             "name": record["name"],
             "score": min(round(float(record["score"]), 4), max_score),

@@ -60,7 +60,7 @@ def test_alpaca_predictive_is_the_posterior_predictive(impl, evaluator):
     close(chain["chain"], chain["evidence"], "sum over k of log p(y_k | points before k) against the log evidence")
 
 
-@weight(2)
+@weight(1)
 @number("8.3")
 def test_alpaca_loss_is_the_query_nll_of_the_mixture(impl, evaluator):
     """loss is minus the log density of each query target under the weighted mixture, averaged over points and
