@@ -97,7 +97,7 @@ class BayesianLinearRegression(nn.Module):
 
         (log det of a matrix with Cholesky factor C is 2 sum log diag C.)
         """
-        mean, cholesky = self.posterior(x_support, y_support)
+        _, cholesky = self.posterior(x_support, y_support)
         num_support = x_support.shape[1]
         # TODO: r [B, C, K]; u [B, C, W, 1]; u^T L^-1 u with cholesky_solve; the two log determinants from the
         #       diagonals of cholesky and of torch.linalg.cholesky(self.prior_precision()).
