@@ -1,6 +1,6 @@
 """Exact Bayesian inference over a linear head on meta-learned features (ALPaCA; Harrison, Sharma and Pavone 2018).
 
-ABML and the particle methods *approximate* the posterior over a linear head by
+The particle methods *approximate* the posterior over their linear heads by
 gradient steps. They need not: with a Gaussian prior over the head w and Gaussian
 noise, y = phi(x) . w + noise is Bayesian linear regression, whose posterior is
 Gaussian and known in closed form. Meta-learning is left with what a closed form
