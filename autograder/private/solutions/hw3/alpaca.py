@@ -6,7 +6,7 @@ noise, y = phi(x) . w + noise is Bayesian linear regression, whose posterior is
 Gaussian and known in closed form. Meta-learning is left with what a closed form
 cannot give: the features phi, the prior N(prior_mean, prior_precision^-1) and the
 noise level, trained by the query log-likelihood through the exact posterior (the
-way R2-D2 differentiates through a closed-form ridge regression in hw2).
+way R2-D2 differentiates through a closed-form ridge regression).
 
 A *mixture* of C such models (each its own features and prior) covers a family
 with kinds of functions, such as sinusoid_or_line: the posterior weight of each
