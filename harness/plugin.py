@@ -31,7 +31,7 @@ import pytest
 import torch
 
 from harness import KIT_ROOT
-from harness.sandbox import Box, Limits, MemoryBudget, SubmissionError, Worker
+from harness.sandbox import Box, Limits, MemoryBudget, SubmissionError, Worker, trim_heap
 from harness.submit import MANIFEST
 
 # torch.testing.assert_close imports torch.distributed.tensor, and with it sympy (40 MB in this process,
@@ -234,6 +234,10 @@ def pytest_runtest_setup(item):
     function = getattr(item, "function", None)
     if function is not None and "__score__" in vars(function):
         del function.__score__  # partial credit of an earlier run of this function
+
+
+def pytest_runtest_teardown(item):
+    trim_heap()  # what a test freed no longer counts against the grading's memory
 
 
 @pytest.hookimpl(hookwrapper=True)

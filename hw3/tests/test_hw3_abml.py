@@ -9,9 +9,10 @@ from test_hw3_quality import TRAIN_HINT, regression_quality, submitted_checkpoin
 
 pytestmark = pytest.mark.part("abml")
 
-# The reference (the handout's command: 20,000 steps, 7 minutes) on 300 tasks of grader seeds 0-4: 0.752 to 0.813,
-# with a margin (a run of the same command passed a validation NLL of 0.95 after 1,000 outer steps).
-ABML_NLL = 0.95
+# The reference (the handout's command: 20,000 steps, 4 minutes) on 300 tasks of grader seeds 0-4: 0.455 to 0.535,
+# with a margin (the same run's validation NLL was 0.57 after 1,000 outer steps and 0.50 after 2,000; trained on
+# the query ELBO, as in the paper, the reference stayed at 0.75 to 0.81).
+ABML_NLL = 0.65
 
 
 def close(got, want, what: str) -> None:
@@ -86,8 +87,9 @@ def test_abml_adapt_steps_up_the_support_elbo(impl, evaluator):
 
 @weight(1)
 @number("7.3")
-def test_abml_meta_loss_is_the_query_elbo(impl, evaluator):
-    """loss is minus the query ELBO of the adapted q per query point, and its meta-gradient differentiates through the inner steps (second order unless first_order)"""
+def test_abml_meta_loss_is_the_query_nll_of_the_predictive(impl, evaluator):
+    """loss is the query NLL per point under the adapted q's predictive, N(phi . mean, noise^2 + phi^2 . sd^2), and its
+    meta-gradient differentiates through the inner steps (second order unless first_order)"""
     for first_order in (False, True):
         got = impl.call(hw3_probes.abml_loss, seed=74, first_order=first_order)
         want = evaluator.call(hw3_probes.abml_loss_by_hand, seed=74, first_order=first_order)

@@ -122,9 +122,13 @@ MUTANTS = {
         "return gaussian_log_likelihood(y, predicted, noise_variance)", {"7.1", "7.2", "7.3", "7.5"}),
     ("hw3", "ABML ignores first_order"): (
         "abml.py", "create_graph=self.training and not self.first_order)", "create_graph=self.training)", {"7.3", "7.5"}),
-    ("hw3", "ABML's meta-loss without the KL"): (
-        "abml.py", "loss = -((expected - kl) / batch.x_query.shape[1]).mean()",
-        "loss = -(expected / batch.x_query.shape[1]).mean()", {"7.3", "7.5"}),
+    ("hw3", "ABML's meta-loss leaves q's spread out of the predictive"): (
+        "abml.py", "variances = self.noise_variance() + (features.square() @ (2 * log_sd).exp().unsqueeze(-1)).squeeze(-1)",
+        "variances = self.noise_variance().expand_as(means)", {"7.3", "7.5"}),
+    ("hw3", "ABML's meta-loss is the expected query log-likelihood of the ELBO"): (
+        "abml.py", "loss = -gaussian_log_likelihood(batch.y_query.squeeze(-1), *self.predictive(mean, log_sd, batch.x_query)).mean()",
+        "loss = -expected_log_likelihood(mean, log_sd, self.features(batch.x_query), batch.y_query.squeeze(-1), "
+        "self.noise_variance()).mean()", {"7.3", "7.5"}),
     ("hw3", "ALPaCA's posterior mean forgets the prior's mean"): (
         "alpaca.py", "information = prior @ self.prior_mean.unsqueeze(-1) + phi.transpose(-1, -2)",
         "information = phi.transpose(-1, -2)", {"8.1", "8.2", "8.3", "8.5"}),
