@@ -59,13 +59,14 @@ def trim_heap() -> None:
 
     Freed blocks under the mmap threshold stay in the heap wherever a live block sits above them:
     hw3's checkpoint tests left some 60 MB of free heap in the trusted process, counted against the
-    grading's memory for the rest of the run. harness/worker.py does the same after every call."""
+    grading's memory for the rest of the run."""
     try:
         import ctypes
 
         ctypes.CDLL(None).malloc_trim(0)
     except Exception:  # not glibc (macOS, Windows)
         pass
+
 
 class SubmissionError(Exception):
     """The submission raised, crashed or broke a limit; the message is for the student."""
