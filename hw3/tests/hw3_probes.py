@@ -1,4 +1,6 @@
 """Probes of hw3: they run in the worker, call your code on seeded inputs and return tensors."""
+import math
+
 import torch
 
 
@@ -74,8 +76,6 @@ def latent_elbo(seed: int, num_samples: int = 5) -> dict:
 def elbo_by_formula(seed: int, num_samples: int = 5) -> dict:
     """The ELBO of the seeded model of ``latent_elbo``, written out here from the provided posterior and decoder,
     with pathwise samples mean + sd * epsilon, and the gradient of every parameter."""
-    import math
-
     from hw3.latent import LatentVariableModel
 
     torch.manual_seed(seed)
@@ -159,13 +159,24 @@ def particle_meta_gradient(seed: int, first_order: bool) -> dict:
     return {"initial": model.initial.grad}
 
 
+def mixture_meta_loss(query_log_likelihood: torch.Tensor) -> torch.Tensor:
+    """SVGD's meta-loss, by hand: minus log (1/P) sum_p prod_m p(y_m | particle p), per point, averaged over tasks."""
+    num_particles, num_points = query_log_likelihood.shape[1:]
+    return -((query_log_likelihood.sum(-1).logsumexp(1) - math.log(num_particles)) / num_points).mean()
+
+
+def ensemble_meta_loss(query_log_likelihood: torch.Tensor) -> torch.Tensor:
+    """The ensemble's meta-loss, by hand: the mixture's term plus the members' mean query NLL."""
+    return mixture_meta_loss(query_log_likelihood) - query_log_likelihood.mean()
+
+
 def query_gradient_at_adapted_particles(seed: int) -> torch.Tensor:
     """First-order MAML's meta-gradient of the initial particles: the query gradient at the adapted particles,
     which are treated as constants, summed over the tasks that share the initial particles: [P, D]."""
     model = seeded_particle_model(seed, num_particles=4, hidden=8, num_inner_steps=2, svgd=False, inner_lr=0.05)
     tasks = regression_tasks(seed)
     adapted = model.eval().adapt(tasks.x_support, tasks.y_support).detach().requires_grad_(True)
-    loss = -model.log_likelihood(adapted, tasks.x_query, tasks.y_query).mean()
+    loss = ensemble_meta_loss(model.log_likelihood(adapted, tasks.x_query, tasks.y_query))
     gradient, = torch.autograd.grad(loss, adapted)
     return gradient.sum(0)
 

@@ -86,6 +86,12 @@ MUTANTS = {
     ("hw3", "SVGD mixes over particles point by point"): (
         "particles.py", "-(mixture_log_likelihood(query_log_likelihood.sum(-1), dim=1) / batch.x_query.shape[1]).mean()",
         "-mixture_log_likelihood(query_log_likelihood, dim=1).mean()", {"3.3", "6.3"}),
+    ("hw3", "ensemble trained on its members' own losses alone"): (
+        "particles.py", "loss = mixture if self.svgd else mixture - query_log_likelihood.mean()",
+        "loss = mixture if self.svgd else -query_log_likelihood.mean()", {"3.3", "6.3"}),
+    ("hw3", "ensemble trained on the mixture alone"): (
+        "particles.py", "loss = mixture if self.svgd else mixture - query_log_likelihood.mean()", "loss = mixture",
+        {"3.3", "6.3"}),
     ("hw3", "ECE weighs every bin alike"): (
         "metrics.py", "ece = (count / count.sum() * (accuracy - mean_confidence).abs()).sum()",
         "ece = (accuracy - mean_confidence).abs()[count > 0].mean()", {"4.2", "6.4"}),

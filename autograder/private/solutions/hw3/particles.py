@@ -6,14 +6,19 @@ the support set by gradient steps, as MAML does. Two ways to adapt:
 
 - **ensemble of MAMLs** (``svgd=False``): every particle climbs its own support
   log-likelihood; the particles differ only by their meta-learned starting
-  points, and each is meta-trained on its own query loss: P independent MAMLs.
+  points. The meta-loss scores each member's own query predictions, as P
+  independent MAMLs would, *and* the ensemble's prediction, the mixture of its
+  members. The first alone pulls every member to the same starting point (with
+  linear heads it is the same convex function of each initial head), and the
+  ensemble loses its spread; the second rewards members that differ where the
+  support set leaves the function open.
 - **Stein variational gradient descent** (``svgd=True``, Bayesian MAML, Kim et
   al. 2018): particles move along a kernel-weighted average of all particles'
   gradients, plus a repulsive term that keeps them apart, so that together they
   approximate the posterior rather than all collapsing onto its mode (Liu and
-  Wang 2016). The meta-objective is the log-likelihood of the whole query set
-  under the particles' mixture, which rewards particles that explain the data in
-  different ways.
+  Wang 2016). The meta-objective is the mixture's term alone: the log-likelihood
+  of the whole query set under the particles' mixture, which rewards particles
+  that explain the data in different ways.
 
 The particles of all tasks are adapted at once, on a network that runs P
 parameter vectors at once (``BatchedMLP``; or ``SharedFeatureHeads``, whose
@@ -79,7 +84,7 @@ class ParticleMAML(nn.Module):
         likelihood: "gaussian" (regression; a meta-learned noise level) or "bernoulli" (binary labels).
         num_particles: P.
         num_inner_steps, inner_lr: the adaptation (the rate is meta-learned, in log space; see ``step_size``).
-        svgd: SVGD steps and the mixture's query likelihood; False: an ensemble of independent MAMLs.
+        svgd: SVGD steps and the mixture's query likelihood; False: an ensemble of MAMLs (see ``loss``).
         first_order: drop the second-order terms of the meta-gradient.
     """
 
@@ -139,20 +144,19 @@ class ParticleMAML(nn.Module):
     def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, dict[str, float]]:
         """The meta-training loss of a task batch, per query point: a scalar; and the inner rate and noise level.
 
-        SVGD: minus the log-likelihood of each task's whole query set under the particles' mixture,
-        log (1/P) sum_p prod_m p(y_m | x_m, particle p), divided by M and averaged over tasks.
-        Ensemble: each particle's own query negative log-likelihood, averaged over particles, points and tasks.
+        The mixture's term: minus the log-likelihood of each task's whole query set under the particles'
+        mixture, log (1/P) sum_p prod_m p(y_m | x_m, particle p), divided by M and averaged over tasks.
+        SVGD: the mixture's term. Ensemble: the mixture's term plus the members' own term, each particle's
+        query negative log-likelihood averaged over particles, points and tasks (the handout measures what
+        each term does).
         """
         # BEGIN SOLUTION
-        # Adapt, then self.log_likelihood on the query set [B, P, M]. For SVGD the mixture is over whole
-        # functions, so sum over points before mixing over particles (mixture_log_likelihood along dim 1). Call the
-        # scalar loss.
+        # Adapt, then self.log_likelihood on the query set [B, P, M]. The mixture is over whole functions, so
+        # sum over points before mixing over particles (mixture_log_likelihood along dim 1). Call the scalar loss.
         particles = self.adapt(batch.x_support, batch.y_support)
         query_log_likelihood = self.log_likelihood(particles, batch.x_query, batch.y_query)
-        if self.svgd:
-            loss = -(mixture_log_likelihood(query_log_likelihood.sum(-1), dim=1) / batch.x_query.shape[1]).mean()
-        else:
-            loss = -query_log_likelihood.mean()
+        mixture = -(mixture_log_likelihood(query_log_likelihood.sum(-1), dim=1) / batch.x_query.shape[1]).mean()
+        loss = mixture if self.svgd else mixture - query_log_likelihood.mean()
         # END SOLUTION
         return loss, {"inner_lr": self.log_inner_lr.exp().item(), "noise_sd": self.log_noise_sd.exp().item()}
 
