@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     mutate.add_argument("--seed", type=int, default=0, help="seed of the sample")
     mutate.add_argument("--workdir", default="build/mutation", help="where the mutated copies and sessions go")
     mutate.add_argument("--out", default=None, help="write the report to OUT/mutation_<hw>.md")
+    mutate.add_argument("--part", default=None,
+                        help="only this graded part of course.toml (its modules, judged by its own tests)")
 
     coverage = commands.add_parser("coverage", help="which fenced lines and branches the tests run (needs coverage.py)")
     coverage.add_argument("homeworks", nargs="*", help="default: all")

@@ -1,6 +1,7 @@
 """Mutation testing of a homework's tests, restricted to the code students write.
 
     python -m autograder mutate hw2 [--sample N] [--seed S] [--out docs/benchmarks]
+    python -m autograder mutate hw3 --part abml    # one part of course.toml: its modules, its tests
 
 Cosmic Ray (a mutation-testing library that runs any test command on each mutant,
 one mutant at a time, in a file on disk) mutates a copy of the reference package:
@@ -15,7 +16,8 @@ pass unless the mutant breaks code they run; those test files run last, being th
 slowest. A mutant that survives both phases either shows a missing test or is equivalent to
 the reference (it computes the same thing); equivalent mutants are listed, with the
 reason, in ``autograder/mutation_equivalents.txt``. The report goes to
-``<out>/mutation_<hw>.md``; the exit code is 1 when a non-equivalent mutant survived.
+``<out>/mutation_<hw>.md`` (``mutation_<hw>_<part>.md`` for one part, whose mutants are
+judged by the part's own tests only); the exit code is 1 when a non-equivalent mutant survived.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from autograder.fences import fenced_lines
 from autograder.kit import Kit
+from autograder.parts import Part, read_course
 
 TIMEOUT_S = 600.0
 
@@ -53,11 +56,13 @@ class Mutant:
         return f"{self.file} | {self.before} => {self.after}"
 
 
-def test_command(kit: Kit, hw: str, impl_root: Path, phase: str) -> str:
-    """The shell command that tests the mutated copy: public or hidden tests, stop at the first failure."""
+def test_command(kit: Kit, hw: str, impl_root: Path, phase: str, part: Part | None = None) -> str:
+    """The shell command that tests the mutated copy: public or hidden tests (only the part's, for a part),
+    stop at the first failure."""
     folder = kit.public_tests(hw) if phase == "public" else kit.hidden_tests(hw)
+    chosen = [path for path in folder.glob("test_*.py") if part is None or path.name in part.tests]
     # Fast unit tests first, so that most mutants stop early (-x); the files that judge checkpoints last.
-    files = [str(path) for path in sorted(folder.glob("test_*.py"),
+    files = [str(path) for path in sorted(chosen,
                                           key=lambda path: ("load_submitted_checkpoint" in path.read_text(), path.name))]
     return " ".join([sys.executable, "-m", "autograder.mutation", "--run-tests", str(impl_root),
                      "--kit-root", str(kit.root), "--", "-x", "-q", "-p", "no:randomly", *files])
@@ -140,18 +145,28 @@ def read_equivalents(kit: Kit) -> dict[str, str]:
     return equivalents
 
 
-def mutate(kit: Kit, hw: str, workdir: Path, sample: int | None, seed: int) -> dict:
-    """Both phases on the homework's fenced mutants; returns the counts and the survivors."""
+def course_part(kit: Kit, hw: str, name: str) -> Part:
+    """The graded part ``name`` of ``hw`` in course.toml, or a clear error naming the parts there are."""
+    parts = {part.name: part for part in read_course(kit.root).get(hw, {}).values() if part.graded}
+    if name not in parts:
+        raise SystemExit(f"{hw} has no graded part {name!r} in course.toml; its graded parts: {', '.join(parts) or 'none'}")
+    return parts[name]
+
+
+def mutate(kit: Kit, hw: str, workdir: Path, sample: int | None, seed: int, part: Part | None = None) -> dict:
+    """Both phases on the homework's fenced mutants (a part's: its modules, judged by its tests); returns the
+    counts and the survivors."""
     shutil.rmtree(workdir, ignore_errors=True)
     impl = workdir / "impl"
     kit.assemble_reference(impl, [hw])  # the reference as a student's tree holds it, with its checkpoints
-    modules = [impl / hw / path for path in kit.graded_files(hw)]
+    graded = kit.graded_files(hw) if part is None else [Path(module) for module in part.modules]
+    modules = [impl / hw / path for path in graded]
     fenced = {str(path.relative_to(impl / hw)): fenced_lines(path.read_text()) for path in modules}
 
     sessions = {}
     for phase in ("public", "hidden"):
         config, session = workdir / f"{phase}.toml", workdir / f"{phase}.sqlite"
-        write_config(config, modules, test_command(kit, hw, impl, phase))
+        write_config(config, modules, test_command(kit, hw, impl, phase, part))
         cosmic_ray("init", str(config), str(session))
         sessions[phase] = (config, session)
 
@@ -166,7 +181,7 @@ def mutate(kit: Kit, hw: str, workdir: Path, sample: int | None, seed: int) -> d
     skip(sessions["hidden"][1], [job for key, job in hidden_ids.items() if key not in spec], "not drawn, or outside the fences")
 
     for phase in ("public", "hidden"):  # the unmutated copy must pass, or every mutant would look killed
-        command = test_command(kit, hw, impl, phase).split(" ")
+        command = test_command(kit, hw, impl, phase, part).split(" ")
         if subprocess.call(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
             raise SystemExit(f"the {phase} tests fail on the unmutated reference; run them first:\n"
                              f"  python -m pytest --impl solution {' '.join(command[command.index('--') + 1:])}")
@@ -189,9 +204,10 @@ def mutate(kit: Kit, hw: str, workdir: Path, sample: int | None, seed: int) -> d
         if key in caught_publicly or hidden[hidden_ids[key]][0] != "survived":
             continue
         (equivalent if mutant.key in equivalents else survivors).append(mutant)
-    return {"homework": hw, "generated": len(every), "in_fences": len(in_fences), "run": len(chosen),
+    return {"homework": hw if part is None else f"{hw}, part {part.name} ({', '.join(part.modules)})", "generated": len(every), "in_fences": len(in_fences), "run": len(chosen),
             "caught_publicly": len(caught_publicly), "equivalent": equivalent, "survivors": survivors,
-            "equivalents": equivalents, "seconds": seconds, "sample": sample, "seed": seed}
+            "equivalents": equivalents, "seconds": seconds, "sample": sample, "seed": seed,
+            "part_tests": list(part.tests) if part else []}
 
 
 def report(result: dict, command: str) -> str:
@@ -200,7 +216,9 @@ def report(result: dict, command: str) -> str:
     lines = [f"# Mutation testing of {result['homework']}", "",
              f"Command: `{command}` ({result['seconds'] / 60:.0f} min on the 2-core machine, one mutant at a time).", "",
              "Cosmic Ray mutated a copy of the reference; only mutants inside the fenced regions (the code students",
-             "write) were run, each against the public tests, then the survivors against the hidden tests.", "",
+             "write) were run, each against the public tests, then the survivors against the hidden tests.",
+             *([f"Only the part's modules were mutated, and only its own tests ({', '.join(result['part_tests'])}) judged them."]
+               if result.get("part_tests") else []), "",
              "| | mutants |", "| --- | ---: |",
              f"| generated in the graded files | {result['generated']} |",
              f"| inside the fences | {result['in_fences']} |",
@@ -222,15 +240,21 @@ def report(result: dict, command: str) -> str:
 def main(args) -> int:
     kit = Kit()
     status = 0
-    for hw in args.homeworks or kit.homeworks():
+    homeworks = args.homeworks or kit.homeworks()
+    if args.part and len(homeworks) != 1:
+        raise SystemExit("--part names a part of one homework: give that homework, e.g. mutate hw3 --part abml")
+    for hw in homeworks:
         kit.check_homework(hw)
-        result = mutate(kit, hw, Path(args.workdir) / hw, args.sample, args.seed)
-        command = " ".join(["python -m autograder mutate", hw] + ([f"--sample {args.sample} --seed {args.seed}"] if args.sample else []))
+        part = course_part(kit, hw, args.part) if args.part else None
+        result = mutate(kit, hw, Path(args.workdir) / (hw if part is None else f"{hw}_{part.name}"), args.sample,
+                        args.seed, part)
+        command = " ".join(["python -m autograder mutate", hw] + ([f"--part {part.name}"] if part else [])
+                           + ([f"--sample {args.sample} --seed {args.seed}"] if args.sample else []))
         text = report(result, command)
         print(text)
         if args.out:
             Path(args.out).mkdir(parents=True, exist_ok=True)
-            (Path(args.out) / f"mutation_{hw}.md").write_text(text)
+            (Path(args.out) / f"mutation_{hw}{'' if part is None else '_' + part.name}.md").write_text(text)
         status |= bool(result["survivors"])
     return status
 
