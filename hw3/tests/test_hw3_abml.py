@@ -24,8 +24,8 @@ def close(got, want, what: str) -> None:
 @number("7.1")
 def test_abml_elbo_terms(impl):
     """diagonal_gaussian_kl equals torch.distributions' KL summed over dimensions (zero between equal Gaussians,
-    a [D] prior broadcast over [B, D]); expected_log_likelihood equals a Monte Carlo average over w ~ q; both
-    with the right gradients"""
+    a [D] prior broadcast over [B, D] and over [A, B, D]); expected_log_likelihood equals a Monte Carlo average
+    over w ~ q; both with the right gradients"""
     generator = torch.Generator().manual_seed(71)
     mean, log_sd = torch.randn(3, 6, generator=generator), 0.5 * torch.randn(3, 6, generator=generator)
     prior_mean, prior_log_sd = torch.randn(6, generator=generator), 0.5 * torch.randn(6, generator=generator)
@@ -33,6 +33,11 @@ def test_abml_elbo_terms(impl):
     assert_value_and_gradients(impl.call(hw3_probes.abml_function, "diagonal_gaussian_kl", inputs), inputs, (3,),
                                lambda m, s, pm, ps: kl_divergence(Normal(m, s.exp()), Normal(pm, ps.exp())).sum(-1),
                                "the KL")
+    batched = {"mean": torch.stack([mean, 0.5 * log_sd]), "log_sd": torch.stack([log_sd, 0.5 * mean]),
+               "prior_mean": prior_mean, "prior_log_sd": prior_log_sd}  # [2, 3, 6]: the sum is over the last dimension
+    assert_value_and_gradients(impl.call(hw3_probes.abml_function, "diagonal_gaussian_kl", batched), batched, (2, 3),
+                               lambda m, s, pm, ps: kl_divergence(Normal(m, s.exp()), Normal(pm, ps.exp())).sum(-1),
+                               "the KL of [..., D] inputs with two leading dimensions")
     same = impl.call(hw3_probes.abml_function, "diagonal_gaussian_kl",
                      {"mean": mean, "log_sd": log_sd, "prior_mean": mean, "prior_log_sd": log_sd})
     close(same["value"], torch.zeros(3), "the KL between a Gaussian and itself")
