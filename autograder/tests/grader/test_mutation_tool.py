@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from autograder.kit import Kit
-from autograder.mutation import course_part, mutate, report, test_command
+from autograder.mutation import course_part, mutate, report
+from autograder.mutation import test_command as part_test_command  # not collected as a test
 from autograder.release import build_gradescope_zip, write_skeletons
 
 
@@ -49,7 +50,7 @@ def test_a_part_is_mutated_alone_and_judged_by_its_own_tests(fixture_kit_copy, t
     kit = Kit(gradescope_source(tmp_path, fixture_kit_copy, with_part=True))
     part = course_part(kit, "hw0", "scale")
     for phase in ("public", "hidden"):
-        tested = {Path(word).name for word in test_command(kit, "hw0", tmp_path / "impl", phase, part).split(" ")
+        tested = {Path(word).name for word in part_test_command(kit, "hw0", tmp_path / "impl", phase, part).split(" ")
                   if word.endswith(".py")}
         assert tested and tested <= set(part.tests), f"{phase}: {tested} are not all the part's tests"
     result = mutate(kit, "hw0", tmp_path / "work", sample=None, seed=0, part=part)
