@@ -33,7 +33,7 @@ from pathlib import Path
 
 from autograder.fences import fenced_lines
 from autograder.kit import Kit
-from autograder.parts import Part, read_course
+from autograder.parts import Part, graded_parts
 
 TIMEOUT_S = 600.0
 
@@ -147,7 +147,7 @@ def read_equivalents(kit: Kit) -> dict[str, str]:
 
 def course_part(kit: Kit, hw: str, name: str) -> Part:
     """The graded part ``name`` of ``hw`` in course.toml, or a clear error naming the parts there are."""
-    parts = {part.name: part for part in read_course(kit.root).get(hw, {}).values() if part.graded}
+    parts = {part.name: part for part in graded_parts(kit.root, hw)}
     if name not in parts:
         raise SystemExit(f"{hw} has no graded part {name!r} in course.toml; its graded parts: {', '.join(parts) or 'none'}")
     return parts[name]
@@ -204,7 +204,8 @@ def mutate(kit: Kit, hw: str, workdir: Path, sample: int | None, seed: int, part
         if key in caught_publicly or hidden[hidden_ids[key]][0] != "survived":
             continue
         (equivalent if mutant.key in equivalents else survivors).append(mutant)
-    return {"homework": hw if part is None else f"{hw}, part {part.name} ({', '.join(part.modules)})", "generated": len(every), "in_fences": len(in_fences), "run": len(chosen),
+    name = hw if part is None else f"{hw}, part {part.name} ({', '.join(part.modules)})"
+    return {"homework": name, "generated": len(every), "in_fences": len(in_fences), "run": len(chosen),
             "caught_publicly": len(caught_publicly), "equivalent": equivalent, "survivors": survivors,
             "equivalents": equivalents, "seconds": seconds, "sample": sample, "seed": seed,
             "part_tests": list(part.tests) if part else []}
