@@ -89,13 +89,14 @@ def loss_and_gradient(logits: torch.Tensor, labels: torch.Tensor) -> dict:
 def short_training(train_characters: torch.Tensor, steps: int, seed: int = 0) -> dict:
     """A small MANN meta-trained 2-way 1-shot on the training characters it is given (uint8 [C, 20, 28, 28]):
     its training losses and its weights, which the test evaluates on tasks of its own."""
+    from common.adam import Adam  # torch.optim's, without its 67 MB import of torch._dynamo
     from hw1.episodes import sample_episodes
     from hw1.mann import MANN, query_loss
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = MANN(2, 2, 64)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    optimizer = Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(steps):
         images, labels = sample_episodes(train_characters, 2, 2, 32, generator)

@@ -169,11 +169,12 @@ def protonet_expected_step(seed: int, num_way: int = 3, num_support: int = 2, nu
 def short_training(train_images: torch.Tensor, method: str, steps: int, batch_size: int, seed: int = 0) -> dict:
     """A short 5-way 1-shot meta-training run (5 queries per class) on the training characters it is given
     (uint8 [C, 20, 28, 28]): its query accuracies and its weights, which the test evaluates on tasks of its own."""
+    from common.adam import Adam  # torch.optim's, without its 67 MB import of torch._dynamo
     from data.episodes import split_support_query
 
     generator = torch.Generator().manual_seed(seed)
     model = fresh_learner(method, seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3 if method == "maml" else 1e-3)
+    optimizer = Adam(model.parameters(), lr=3e-3 if method == "maml" else 1e-3)
     accuracies = []
     for _ in range(steps):
         classes = torch.stack([torch.randperm(len(train_images), generator=generator)[:5] for _ in range(batch_size)])
