@@ -128,9 +128,10 @@ def checkpoint_logits(checkpoint: dict, pixels: torch.Tensor, labels: torch.Tens
     model = build_model(checkpoint["kind"], checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     model.eval()
-    images = pixels.float() / 255  # uint8 crossed the pipe: a quarter of the bytes
-    with torch.no_grad():  # 20 tasks (a few hundred images) at a time keep a conv encoder's activations small
-        return torch.cat([model(images[i:i + 20], labels[i:i + 20])[:, -1] for i in range(0, len(images), 20)])
+    # uint8 crossed the pipe (a quarter of the bytes) and becomes float a chunk at a time. 5 tasks (a few dozen
+    # images) at a time keep a conv encoder's activations small: 20 took 100 MB more in the grader's worker.
+    with torch.no_grad():
+        return torch.cat([model(pixels[i:i + 5].float() / 255, labels[i:i + 5])[:, -1] for i in range(0, len(pixels), 5)])
 
 
 def extension_outputs(seed: int, num_classes: int = 5, num_shot: int = 1, query_labels: torch.Tensor | None = None,
