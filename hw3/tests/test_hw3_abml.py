@@ -45,9 +45,10 @@ def test_abml_elbo_terms(impl):
     features, y = torch.randn(3, 5, 6, generator=generator), torch.randn(3, 5, generator=generator)
     inputs = {"mean": mean, "log_sd": log_sd, "features": features, "y": y, "noise_variance": torch.tensor(0.3)}
     got = impl.call(hw3_probes.abml_function, "expected_log_likelihood", inputs)
-    sampled = torch.stack([  # 20,000 draws of w ~ q at a time: all at once would take 90 MB in this process
-        Normal((features @ weights.unsqueeze(-1)).squeeze(-1), 0.3 ** 0.5).log_prob(y).mean(0)
-        for weights in (mean + log_sd.exp() * torch.randn(20_000, 3, 6, generator=generator) for _ in range(10))]).mean(0)
+    # An average over 200,000 draws of w ~ q, 20,000 at a time (all at once would take 90 MB in this process)
+    draws = (mean + log_sd.exp() * torch.randn(20_000, 3, 6, generator=generator) for _ in range(10))
+    sampled = torch.stack([Normal((features @ weights.unsqueeze(-1)).squeeze(-1), 0.3 ** 0.5).log_prob(y).mean(0)
+                           for weights in draws]).mean(0)
     assert got["value"].shape == (3, 5), f"expected one value per point, [3, 5], got {tuple(got['value'].shape)}"
     torch.testing.assert_close(got["value"], sampled, rtol=0.02, atol=0.05,
                                msg="the expected log-likelihood against an average over 200,000 samples of w ~ q")
