@@ -327,12 +327,18 @@ def grade_main(args, kit: Kit | None = None) -> int:
 # --------------------------------------------------------------------------- selftest
 
 
+# Modules that torch imports lazily and a grading would hold to its end, tens of MB each of its memory: sympy
+# (torch.distributions.MultivariateNormal, through torch.broadcast_shapes) and torch._dynamo (torch.optim's
+# first step). The reference's grading must load neither (docs/benchmarks/grading_hw3.md).
+HEAVY_IMPORTS = ("sympy", "torch._dynamo")
+
+
 def selftest(kit: Kit, hw: str, seeds: list[int]) -> list[str]:
-    """Problems found: the reference must score full marks, the skeleton zero on every graded test, and each
-    going-further part that the course grades its points (course.toml), no other part any."""
+    """Problems found: the reference must score full marks without loading ``HEAVY_IMPORTS``, the skeleton zero on
+    every graded test, and each going-further part that the course grades its points (course.toml), no other part any."""
     problems = []
     for seed in seeds:
-        results = grade(kit, hw, kit.solution_dir(hw), seed=seed)
+        results = grade(kit, hw, kit.solution_dir(hw), seed=seed, extra_pytest_args=["--forbid-imports", ",".join(HEAVY_IMPORTS)])
         total = sum(t["max_score"] for t in results["tests"])
         print(f"{hw} reference, seed {seed}: {results['score']:.1f} / {total:.1f}")
         if not results["tests"]:

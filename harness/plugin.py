@@ -18,12 +18,15 @@ Options:
                                   grader builds from a submission)
     --results-json FILE           write each test's score, weight, number, visibility and output
     --worker-coverage RCFILE      staff: coverage.py in the (unboxed) worker only (python -m autograder coverage)
+    --forbid-imports MODULES      staff (the selftest): a test fails once when one of these modules (comma-separated)
+                                  appears in this process or in the worker
 """
 from __future__ import annotations
 
 import json
 import os
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -31,7 +34,7 @@ import pytest
 import torch
 
 from harness import KIT_ROOT
-from harness.sandbox import Box, Limits, MemoryBudget, SubmissionError, Worker, trim_heap
+from harness.sandbox import FORBIDDEN_IMPORTS, Box, Limits, MemoryBudget, SubmissionError, Worker, trim_heap
 from harness.submit import MANIFEST
 
 # torch.testing.assert_close imports torch.distributed.tensor, and with it sympy (40 MB in this process,
@@ -56,12 +59,15 @@ def pytest_addoption(parser):
     group.addoption("--grading-memory-mb", type=int, default=None,
                     help="memory of the whole grading (grader, pytest and worker); the worker gets what the grader leaves")
     group.addoption("--grader-pid", type=int, default=None, help="the grading process, whose memory counts in the budget")
+    group.addoption("--forbid-imports", default="", metavar="MODULES",
+                    help="staff: fail the test that loads one of these comma-separated modules, here or in the worker")
 
 
 # Set by the course staff's plugin (``autograder.reference``), in the kit and on the grader only:
 # the folder holding the complete reference packages, and a runner of probes on them in this process.
 REFERENCE_ROOT = pytest.StashKey[Path]()
 REFERENCE_RUNNER = pytest.StashKey[object]()
+REPORTED_IMPORTS = pytest.StashKey[set]()   # the forbidden modules a test has already failed for
 
 
 def resolve_impl_root(config) -> Path:
@@ -90,7 +96,9 @@ def impl(pytestconfig, impl_root):
     coverage_config = pytestconfig.getoption("worker_coverage")
     if coverage_config and box.kind != "none":
         raise pytest.UsageError("--worker-coverage measures an unboxed worker (a staff run), not a graded one")
-    env = {"COVERAGE_PROCESS_START": str(Path(coverage_config).resolve())} if coverage_config else None
+    env = {"COVERAGE_PROCESS_START": str(Path(coverage_config).resolve())} if coverage_config else {}
+    if pytestconfig.getoption("forbid_imports"):
+        env[FORBIDDEN_IMPORTS] = pytestconfig.getoption("forbid_imports")
     budget = None
     if pytestconfig.getoption("grading_memory_mb"):
         trusted = (os.getpid(),) + ((pytestconfig.getoption("grader_pid"),) if pytestconfig.getoption("grader_pid") else ())
@@ -236,8 +244,15 @@ def pytest_runtest_setup(item):
         del function.__score__  # partial credit of an earlier run of this function
 
 
+@pytest.hookimpl(trylast=True)  # after the test's own teardown: what it freed is freed, and a failure here breaks nothing
 def pytest_runtest_teardown(item):
     trim_heap()  # what a test freed no longer counts against the grading's memory
+    forbidden = [name for name in item.config.getoption("forbid_imports").split(",") if name]
+    reported = item.config.stash.setdefault(REPORTED_IMPORTS, set())
+    loaded = [name for name in forbidden if name in sys.modules and name not in reported]
+    reported.update(loaded)
+    assert not loaded, (f"this test loaded {', '.join(loaded)} into the grader's trusted process (--forbid-imports): "
+                        f"tens of MB that the grading would hold to its end")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -52,6 +52,8 @@ PORTABLE = not hasattr(os, "fork") or os.environ.get("KIT_PORTABLE_WORKER") == "
 # the peak of a grading run is then what is really in use, about 100 MB less for hw1
 # (docs/benchmarks/grading_hw1.md).
 LEAN_MALLOC = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"}
+# The worker's environment variable for pytest's --forbid-imports (worker.py reads it).
+FORBIDDEN_IMPORTS = "KIT_FORBIDDEN_IMPORTS"
 
 
 def trim_heap() -> None:

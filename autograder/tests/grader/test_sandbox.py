@@ -36,6 +36,10 @@ PROBES = textwrap.dedent('''
 
     def pid():
         return os.getpid()
+
+    def load_colorsys():
+        import colorsys
+        return colorsys.rgb_to_hsv(1.0, 0.0, 0.0)[2]
 ''')
 
 
@@ -90,6 +94,47 @@ def test_hard_exit_and_non_data_results_are_reported(worker, probes):
         worker.call(probes.exit_hard)
     with pytest.raises(SubmissionError, match="not made of tensors and plain data"):
         worker.call(probes.not_data)
+
+
+def test_a_call_that_loads_a_forbidden_module_fails_once(tmp_path, probes):
+    """pytest's --forbid-imports (the selftest's check that the reference loads no heavy module) in the worker."""
+    with Worker(tmp_path, tmp_path, Limits(call_seconds=30), env={"KIT_FORBIDDEN_IMPORTS": "wave,colorsys"}) as worker:
+        assert worker.call(probes.add, 1, 2) == 3
+        with pytest.raises(SubmissionError, match=r"this call loaded colorsys into the worker \(--forbid-imports\)"):
+            worker.call(probes.load_colorsys)
+        assert worker.call(probes.load_colorsys) == 1.0  # said once: the module stays loaded
+    with Worker(tmp_path, tmp_path, Limits(call_seconds=30)) as worker:
+        assert worker.call(probes.load_colorsys) == 1.0
+
+
+TRUSTED_IMPORT = textwrap.dedent('''
+    def test_loads_colorsys():
+        import colorsys
+
+    def test_after_it():
+        import colorsys
+''')
+
+
+def test_a_test_that_loads_a_forbidden_module_into_the_trusted_process_fails_once(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from harness import KIT_ROOT
+
+    (tmp_path / "test_trusted_import.py").write_text(TRUSTED_IMPORT)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    records = tmp_path / "records.json"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "harness.plugin", "--forbid-imports", "colorsys,wave",
+                          "--results-json", str(records), "-q", "-p", "no:cacheprovider", "test_trusted_import.py"],
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(KIT_ROOT)}, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    by_name = {record["name"]: record for record in json.loads(records.read_text())}
+    assert not by_name["test_loads_colorsys"]["passed"]
+    assert "loaded colorsys into the grader's trusted process" in by_name["test_loads_colorsys"]["output"]
+    assert by_name["test_after_it"]["passed"]
 
 
 STOP_READING = textwrap.dedent('''
